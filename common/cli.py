@@ -1,0 +1,230 @@
+"""reprorec — command line.
+
+  reprorec run PAPER METHOD --dataset D [--seed S] [--profile quick|full] [--set k=v ...] [--resume]
+  reprorec reproduce [all | PAPER ...] [--profile quick|full] [--seeds N]
+  reprorec leaderboard
+  reprorec data list | verify [NAME ...] | info NAME
+  reprorec verify RECORD.json        re-run a record's config and seed; compare the metrics
+  reprorec list                      papers, methods and experiments
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import warnings
+from pathlib import Path
+
+DEFAULT_SEEDS = {"quick": 3, "full": 5}
+
+
+def _trainer_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("training")
+    g.add_argument("--resume", action="store_true", help="continue a killed run from its last checkpoint")
+    g.add_argument("--wandb", action="store_true", help="also log to Weights & Biases (offline unless configured)")
+    g.add_argument("--accelerator", default=os.environ.get("REPRO_ACCELERATOR", "cpu"), help="Lightning accelerator (cpu, gpu, auto)")
+    g.add_argument("--devices", default="1", help="Lightning devices (e.g. 1, 4, auto)")
+    g.add_argument("--strategy", default="auto", help="Lightning strategy (e.g. ddp)")
+    g.add_argument("--num-nodes", type=int, default=1)
+    g.add_argument("--precision", default=None, help="Lightning precision, e.g. bf16-mixed (fp32 is the reference)")
+    g.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def _ctx(args):
+    from .train import RunContext
+
+    devices = int(args.devices) if str(args.devices).isdigit() else args.devices
+    return RunContext(resume=args.resume, accelerator=args.accelerator, devices=devices, strategy=args.strategy,
+                      num_nodes=args.num_nodes, precision=args.precision, wandb=args.wandb,
+                      progress=not args.no_progress and sys.stderr.isatty())
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="reprorec", description="Reproducible recommendation benchmarks.",
+                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    ap.add_argument("--data-dir", help="dataset directory (default: $REPRO_DATA_DIR, then ~/.cache/reprorec)")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+
+    p = sub.add_parser("run", help="one experiment, one seed")
+    p.add_argument("paper")
+    p.add_argument("method")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--profile", default="quick", choices=["quick", "full"])
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. --set train.lr=0.01 (repeatable)")
+    p.add_argument("--config", help="config file (default: the paper's config for this dataset and method)")
+    p.add_argument("--tuned", action="store_true", help="use configs/tuned/ when present")
+    p.add_argument("--rerun", action="store_true", help="run even if a record exists, replacing it")
+    p.add_argument("--no-record", action="store_true", help="do not write a result record")
+    _trainer_args(p)
+
+    p = sub.add_parser("reproduce", help="every experiment of the chosen papers, then the leaderboards")
+    p.add_argument("papers", nargs="*", default=["all"])
+    p.add_argument("--profile", default="quick", choices=["quick", "full"])
+    p.add_argument("--seeds", type=int, default=None, help="seeds 0..N-1 (default: 3 quick, 5 full)")
+    p.add_argument("--rerun", action="store_true", help="re-run experiments whose records exist")
+    _trainer_args(p)
+
+    sub.add_parser("leaderboard", help="rebuild leaderboards/ from results/")
+    sub.add_parser("list", help="papers, methods and experiments")
+
+    p = sub.add_parser("data", help="datasets: list, verify, info")
+    p.add_argument("action", choices=["list", "verify", "info"])
+    p.add_argument("names", nargs="*")
+
+    p = sub.add_parser("verify", help="re-run a result record and compare its metrics")
+    p.add_argument("record")
+    p.add_argument("--tolerance", type=float, default=0.0)
+    _trainer_args(p)
+
+    try:
+        from .tune import add_parser as add_tune  # the Optuna harness (optional until built)
+
+        add_tune(sub)
+    except ImportError:
+        pass
+    return ap
+
+
+def quiet_lightning() -> None:
+    """Keep Lightning's banners and known-harmless warnings out of the user's way."""
+    import logging
+
+    for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for msg in (".*does not have many workers.*", ".*GPU available but not used.*", ".*LeafSpec.*",
+                ".*smaller than the logging interval.*", ".*litlogger.*", ".*TreeSpec.*"):
+        warnings.filterwarnings("ignore", message=msg)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    from .data import DatasetError, set_data_dir
+
+    if args.data_dir:
+        set_data_dir(args.data_dir)
+    quiet_lightning()
+    try:
+        return globals()[f"cmd_{args.cmd}"](args) or 0
+    except DatasetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (KeyError, FileNotFoundError, ValueError) as exc:
+        if os.environ.get("REPRO_DEBUG"):
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def cmd_run(args):
+    from . import registry
+    from .experiment import run_experiment
+
+    cfg_path = args.config or registry.find_config(args.paper, args.dataset, args.method, use_tuned=args.tuned)
+    kind = "tuned" if "/tuned/" in str(cfg_path) else "run"
+    out = run_experiment(cfg_path, profile=args.profile, seed=args.seed, overrides=args.overrides, ctx=_ctx(args),
+                         write=not args.no_record, rerun=args.rerun, kind=kind)
+    if out.status == "skipped":
+        print(f"already done: {out.path} (use --rerun to run again)")
+    print(json.dumps({"metrics": out.record["metrics"], "record": str(out.path) if out.path else None}, indent=2))
+
+
+def cmd_reproduce(args):
+    from . import registry
+    from .experiment import reproduce
+    from .leaderboard import build
+
+    all_papers = registry.papers()
+    chosen = all_papers if args.papers in (["all"], []) else args.papers
+    unknown = [p for p in chosen if p not in all_papers]
+    if unknown:
+        raise KeyError(f"unknown paper(s) {unknown}; known: {', '.join(all_papers)}")
+    seeds = list(range(args.seeds if args.seeds is not None else DEFAULT_SEEDS[args.profile]))
+    outcomes = reproduce(chosen, args.profile, seeds, ctx=_ctx(args), rerun=args.rerun)
+    build()
+    failed = [o for o in outcomes if o.status == "failed"]
+    done = sum(o.status == "done" for o in outcomes)
+    skipped = sum(o.status == "skipped" for o in outcomes)
+    print(f"\n{done} run, {skipped} already done, {len(failed)} failed; leaderboards rebuilt in leaderboards/")
+    if failed:
+        print("failed experiments (tracebacks in runs/failures.log):")
+        for o in failed:
+            print(f"  {o.name}: {o.error}")
+        return 1
+
+
+def cmd_leaderboard(args):
+    from .leaderboard import build
+
+    for path in build():
+        print(path)
+
+
+def cmd_list(args):
+    from . import config as C
+    from . import registry
+
+    for paper in registry.papers():
+        print(paper)
+        for m in registry.methods(paper):
+            print(f"  method {m.name}{'  [search space]' if m.search_space else ''}")
+        for f in registry.config_files(paper):
+            cfg = C.load(f)
+            print(f"  experiment {cfg['dataset']}-{cfg['method']}  ({f.name})")
+
+
+def cmd_data(args):
+    from . import data
+
+    cat = data.catalogue()
+    names = args.names or sorted(cat)
+    if args.action == "list":
+        print(f"data directory: {data.data_dir()}")
+        for name in names:
+            e = data.get(name)
+            present = all(any(p.exists() for p in rf.candidates()) for rf in e.raw_files())
+            print(f"  {'present' if present else 'missing'}  {name:34s} {e.description}")
+        return
+    if args.action == "info":
+        for name in names:
+            e = data.get(name)
+            print(f"{name}: {e.description}\n  terms: {e.terms}")
+            for rf in e.raw_files():
+                print(f"  {rf.path}\n    sha256 {rf.sha256 or '(not pinned)'}\n    url    {rf.url or rf.how_to_get}")
+        return
+    bad = 0
+    for name in names:
+        try:
+            shas = data.verify(name)
+            print(f"ok       {name} ({len(shas)} files)")
+        except data.DatasetError as exc:
+            bad += 1
+            print(f"FAILED   {exc}")
+    return 1 if bad else 0
+
+
+def cmd_verify(args):
+    from . import registry
+    from .experiment import run_experiment
+
+    rec = json.loads(Path(args.record).read_text())
+    cfg_path = rec.get("config_file") or registry.find_config(rec["paper"], rec["dataset"], rec["method"])
+    overrides = {k: v for k, v in rec["config"].items() if k not in ("profile",)}
+    out = run_experiment(cfg_path, profile=rec["profile"], seed=rec["seed"], overrides=overrides, ctx=_ctx(args),
+                         write=False)
+    worst = 0.0
+    for split, ms in rec["metrics"].items():
+        for k, v in ms.items():
+            new = out.record["metrics"].get(split, {}).get(k)
+            diff = abs(new - v) if isinstance(new, (int, float)) and isinstance(v, (int, float)) else float("inf")
+            worst = max(worst, diff)
+            print(f"{split}/{k}: recorded {v!r} now {new!r} diff {diff:.3g}")
+    same_hash = out.record["config_hash"] == rec["config_hash"]
+    print(f"config hash {'matches' if same_hash else 'DIFFERS'}; max |diff| = {worst:.3g}")
+    return 0 if same_hash and worst <= args.tolerance else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

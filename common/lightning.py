@@ -1,0 +1,125 @@
+"""Lightning glue shared by every supervised model: batches from in-memory tensors, and one
+LightningModule that turns a plain ``nn.Module`` into a rating-regression or binary-CTR learner.
+
+Models are plain ``nn.Module``s with ``forward(batch: dict) -> Tensor`` (a rating, or a logit for
+binary tasks) and optionally ``regularization(batch) -> Tensor`` (added to the loss; e.g. L2 on the looked-up rows only).
+"""
+from __future__ import annotations
+
+import lightning as L
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from .metrics import binary_metrics, regression_metrics
+
+
+class TensorBatches(Dataset):
+    """Indexed by a *list* of row ids, returns a dict of sliced tensors: batching is one index op."""
+
+    def __init__(self, tensors: dict[str, torch.Tensor]):
+        lengths = {len(t) for t in tensors.values()}
+        if len(lengths) != 1:
+            raise ValueError(f"all tensors need the same length, got {lengths}")
+        self.tensors = tensors
+        self.n = lengths.pop()
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, idx):
+        idx = torch.as_tensor(idx)
+        return {k: t[idx] for k, t in self.tensors.items()}
+
+
+class EpochBatchSampler(Sampler):
+    """Batches of row ids; the shuffle of epoch e depends on (seed, e) only.
+
+    Lightning calls ``set_epoch`` each epoch, so a run resumed from epoch e's checkpoint sees exactly
+    the batches an uninterrupted run would.
+    """
+
+    def __init__(self, n: int, batch_size: int, shuffle: bool, seed: int = 0, drop_last: bool = False):
+        self.n, self.batch_size, self.shuffle, self.seed, self.drop_last = n, batch_size, shuffle, seed, drop_last
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        if self.shuffle:
+            g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+            order = torch.randperm(self.n, generator=g)
+        else:
+            order = torch.arange(self.n)
+        stop = self.n - (self.n % self.batch_size if self.drop_last else 0)
+        for start in range(0, stop, self.batch_size):
+            yield order[start:start + self.batch_size]
+
+    def __len__(self):
+        return self.n // self.batch_size if self.drop_last else -(-self.n // self.batch_size)
+
+
+def make_loader(tensors: dict[str, torch.Tensor], batch_size: int, shuffle: bool = False, seed: int = 0) -> DataLoader:
+    ds = TensorBatches(tensors)
+    return DataLoader(ds, sampler=EpochBatchSampler(len(ds), batch_size, shuffle, seed), batch_size=None,
+                      num_workers=0)
+
+
+class SupervisedModule(L.LightningModule):
+    """Rating regression (MSE loss) or binary classification (BCE on logits) around ``model``.
+
+    Logs ``val/<metric>`` and ``test/<metric>``: mse/rmse/mae for regression, auc/logloss for binary.
+    """
+
+    def __init__(self, model: nn.Module, task: str, lr: float = 1e-3, weight_decay: float = 0.0,
+                 optimizer: str = "adam", target: str = "y"):
+        super().__init__()
+        if task not in ("regression", "binary"):
+            raise ValueError(f"task must be 'regression' or 'binary', got {task!r}")
+        self.model, self.task, self.target = model, task, target
+        self.lr, self.weight_decay, self.optimizer_name = lr, weight_decay, optimizer
+        make = regression_metrics if task == "regression" else binary_metrics
+        self.val_metrics = make().clone(prefix="val/")
+        self.test_metrics = make().clone(prefix="test/")
+
+    def forward(self, batch):
+        return self.model(batch)
+
+    def loss(self, out, y):
+        if self.task == "regression":
+            return nn.functional.mse_loss(out, y)
+        return nn.functional.binary_cross_entropy_with_logits(out, y)
+
+    def training_step(self, batch, _):
+        out = self.model(batch)
+        loss = self.loss(out, batch[self.target].float())
+        if hasattr(self.model, "regularization"):
+            loss = loss + self.model.regularization(batch)
+        self.log("train/loss", loss, prog_bar=True, on_step=False, on_epoch=True, batch_size=len(out))
+        return loss
+
+    def _eval(self, batch, metrics):
+        out = self.model(batch)
+        pred = out if self.task == "regression" else torch.sigmoid(out)
+        y = batch[self.target]
+        metrics.update(pred.float(), y.float() if self.task == "regression" else y.long())
+
+    def validation_step(self, batch, _):
+        self._eval(batch, self.val_metrics)
+
+    def on_validation_epoch_end(self):
+        self.log_dict(self.val_metrics.compute(), prog_bar=True)
+        self.val_metrics.reset()
+
+    def test_step(self, batch, _):
+        self._eval(batch, self.test_metrics)
+
+    def on_test_epoch_end(self):
+        self.log_dict(self.test_metrics.compute())
+        self.test_metrics.reset()
+
+    def configure_optimizers(self):
+        opt_cls = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD,
+                   "adagrad": torch.optim.Adagrad}[self.optimizer_name]
+        return opt_cls(self.model.parameters(), lr=self.lr, weight_decay=self.weight_decay)

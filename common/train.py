@@ -1,0 +1,133 @@
+"""One Trainer factory and one fit/evaluate routine for every Lightning reproduction.
+
+`RunContext` carries what the command line decides (seed, where to write, resume, devices,
+wandb, whether the test split may be touched); `fit_evaluate` trains with checkpoints every
+epoch, early stopping on the config's metric, then measures val and test on the best checkpoint.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+
+from .config import get
+
+
+@dataclass
+class RunContext:
+    seed: int = 0
+    run_dir: Path = Path("runs/scratch")
+    resume: bool = False
+    accelerator: str = "cpu"
+    devices: Any = 1
+    strategy: str = "auto"
+    num_nodes: int = 1
+    precision: str | None = None
+    wandb: bool = False
+    progress: bool = True
+    evaluate_test: bool = True  # False in tuning trials: the objective never sees the test split
+    callbacks: list = field(default_factory=list)  # e.g. an Optuna pruning callback
+
+
+@dataclass
+class RunResult:
+    """What a method returns; the runner adds provenance and writes the record."""
+
+    metrics: dict[str, dict[str, float]]  # {'val': {...}, 'test': {...}}
+    data_files: dict[str, str]
+    split_fingerprint: str | None
+    epochs: int | None = None
+    extra: dict = field(default_factory=dict)  # e.g. {'curve': [...]} — stored in the record
+
+
+class FaultInjection(Callback):
+    """Kill the process hard at the start of an epoch (REPRO_FAULT_AT_EPOCH): used by the resume test."""
+
+    def __init__(self, epoch: int):
+        self.epoch = epoch
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        if trainer.current_epoch == self.epoch:
+            os._exit(137)
+
+
+def _loggers(cfg: dict, ctx: RunContext):
+    loggers = [CSVLogger(str(ctx.run_dir), name="logs", version="")]
+    if ctx.wandb:
+        from lightning.pytorch.loggers import WandbLogger
+
+        configured = os.environ.get("WANDB_API_KEY") or os.environ.get("WANDB_MODE") == "online"
+        loggers.append(WandbLogger(project=os.environ.get("WANDB_PROJECT", "reprorec"), save_dir=str(ctx.run_dir),
+                                   name=f"{cfg['paper']}-{cfg['dataset']}-{cfg['method']}-s{ctx.seed}",
+                                   offline=not configured, config={k: v for k, v in cfg.items() if not k.startswith("_")}))
+    return loggers
+
+
+def build_trainer(cfg: dict, ctx: RunContext, max_epochs: int | None = None) -> L.Trainer:
+    """Trainer from a config: deterministic, CSV (+wandb) logs, checkpoint each epoch, early stopping."""
+    monitor = f"val/{get(cfg, 'metric.name')}"
+    mode = get(cfg, "metric.mode", "min")
+    ckpt = ModelCheckpoint(dirpath=ctx.run_dir / "checkpoints", filename="best", monitor=monitor, mode=mode,
+                           save_top_k=1, save_last=True, every_n_epochs=1)
+    callbacks: list = [ckpt, *ctx.callbacks]
+    patience = get(cfg, "train.patience")
+    if patience:
+        callbacks.append(EarlyStopping(monitor=monitor, mode=mode, patience=int(patience)))
+    if os.environ.get("REPRO_FAULT_AT_EPOCH"):
+        callbacks.append(FaultInjection(int(os.environ["REPRO_FAULT_AT_EPOCH"])))
+    return L.Trainer(
+        max_epochs=max_epochs or int(get(cfg, "train.max_epochs", 10)),
+        accelerator=ctx.accelerator,
+        devices=ctx.devices,
+        strategy=ctx.strategy,
+        num_nodes=ctx.num_nodes,
+        precision=ctx.precision or get(cfg, "train.precision", "32-true"),
+        deterministic=True,
+        logger=_loggers(cfg, ctx),
+        callbacks=callbacks,
+        enable_progress_bar=ctx.progress,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        log_every_n_steps=1,
+        gradient_clip_val=get(cfg, "train.gradient_clip"),
+        default_root_dir=str(ctx.run_dir),
+    )
+
+
+def fit_evaluate(module: L.LightningModule, loaders: dict, cfg: dict, ctx: RunContext) -> tuple[dict, int]:
+    """Fit (resuming from last.ckpt when asked), then val (+ test) on the best checkpoint.
+
+    Returns ({'val': {...}, 'test': {...}}, epochs trained).
+    """
+    last = ctx.run_dir / "checkpoints" / "last.ckpt"
+    if not ctx.resume and ctx.run_dir.exists():
+        shutil.rmtree(ctx.run_dir)  # a fresh run never inherits a stale "best" checkpoint
+    ctx.run_dir.mkdir(parents=True, exist_ok=True)
+    trainer = build_trainer(cfg, ctx)
+    trainer.fit(module, loaders["train"], loaders["val"], ckpt_path=str(last) if ctx.resume and last.exists() else None)
+    if trainer.interrupted:
+        raise KeyboardInterrupt("training interrupted")
+    best = trainer.checkpoint_callback.best_model_path or None
+    quiet = dict(verbose=False)
+    metrics = {"val": _strip(trainer.validate(module, loaders["val"], ckpt_path=best, **quiet)[0], "val/")}
+    if ctx.evaluate_test and "test" in loaders:
+        metrics["test"] = _strip(trainer.test(module, loaders["test"], ckpt_path=best, **quiet)[0], "test/")
+    return metrics, trainer.current_epoch
+
+
+def _strip(d: dict, prefix: str) -> dict[str, float]:
+    return {k[len(prefix):]: float(v) for k, v in sorted(d.items()) if k.startswith(prefix)}
+
+
+def set_threads() -> None:
+    """Respect REPRO_THREADS (parallel sweeps on a small machine); otherwise torch's default."""
+    n = os.environ.get("REPRO_THREADS")
+    if n:
+        torch.set_num_threads(int(n))

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# reprorec: reproduce the papers' tables from a clean clone.
+#
+#   ./reproduce.sh all                      every paper, quick profile (< 15 min on 2 CPU cores)
+#   ./reproduce.sh r3 spider --profile full  chosen papers, paper-scale protocol (5 seeds)
+#   ./reproduce.sh all --seeds 1            fewer seeds
+#
+# Options: --profile quick|full (default quick), --seeds N (default 3 quick / 5 full),
+#          --rerun (re-run experiments whose result records exist), --data-dir DIR.
+# Data: $REPRO_DATA_DIR (or --data-dir) points at the datasets; set REPRO_OFFLINE=1 to forbid downloads.
+# Set-up: creates .venv (torch==2.13.0 first, then the suite) unless REPRO_NO_VENV=1 or it exists.
+# Ends by rebuilding leaderboards/; keeps going past a failed experiment, then exits non-zero naming it.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+if [[ "${1:-}" == "-h" || "${1:-}" == "--help" || $# -eq 0 ]]; then
+  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+  [[ $# -eq 0 ]] && exit 2 || exit 0
+fi
+
+data_dir=""
+args=()
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --data-dir) data_dir="$2"; shift 2 ;;
+    --data-dir=*) data_dir="${1#*=}"; shift ;;
+    *) args+=("$1"); shift ;;
+  esac
+done
+
+if [[ "${REPRO_NO_VENV:-0}" != "1" ]]; then
+  if [[ ! -x .venv/bin/python ]]; then
+    echo "[reproduce] setting up .venv (torch==2.13.0 first, then the suite)"
+    python3 -m venv .venv
+    .venv/bin/python -m pip install -q --upgrade pip
+    .venv/bin/python -m pip install -q "torch==2.13.0"
+    .venv/bin/python -m pip install -q -e ".[dev]"
+  fi
+  PY=.venv/bin/python
+else
+  PY=${PYTHON:-python3}
+fi
+
+if [[ -z "$data_dir" && -z "${REPRO_DATA_DIR:-}" && -d ../shared/data ]]; then
+  data_dir=../shared/data
+  echo "[reproduce] using the data directory ../shared/data"
+fi
+[[ -n "$data_dir" ]] && export REPRO_DATA_DIR="$(cd "$data_dir" && pwd)"
+
+exec "$PY" -m common.cli reproduce "${args[@]}"
