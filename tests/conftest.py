@@ -1,0 +1,31 @@
+"""Test isolation: tests read the real shared data offline and never write into results/ or runs/."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = (REPO / ".." / "shared" / "data").resolve()
+
+os.environ.setdefault("REPRO_DATA_DIR", str(SHARED_DATA))
+os.environ["REPRO_OFFLINE"] = "1"
+os.environ.setdefault("WANDB_MODE", "offline")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_outputs(tmp_path, monkeypatch):
+    """Each test gets its own results/, runs/ and processed-table cache."""
+    monkeypatch.setenv("REPRO_RESULTS_DIR", str(tmp_path / "results"))
+    monkeypatch.setenv("REPRO_RUNS_DIR", str(tmp_path / "runs"))
+    cache = os.environ.get("REPRO_TEST_CACHE_DIR") or str(tmp_path / "cache")
+    monkeypatch.setenv("REPRO_CACHE_DIR", cache)
+    yield
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    if not SHARED_DATA.exists():
+        pytest.fail(f"shared data not found at {SHARED_DATA}; tests need ../shared/data beside the repo")
+    return SHARED_DATA
