@@ -1,0 +1,1 @@
+"""MF-LET (Su, Jin, Li et al. 2025): multi-faceted pretrained large ID embedding tables for ads ranking."""
