@@ -6,6 +6,7 @@
 #   ./reproduce.sh all --seeds 1            fewer seeds
 #
 # Options: --profile quick|full (default quick), --seeds N (default 3 quick / 5 full),
+#          --only TEXT (only configs whose file name contains TEXT),
 #          --rerun (re-run experiments whose result records exist), --data-dir DIR.
 # Data: $REPRO_DATA_DIR (or --data-dir) points at the datasets; set REPRO_OFFLINE=1 to forbid downloads.
 # Set-up: creates .venv (torch==2.13.0 first, then the suite) unless REPRO_NO_VENV=1 or it exists.
@@ -14,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 if [[ "${1:-}" == "-h" || "${1:-}" == "--help" || $# -eq 0 ]]; then
-  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
   [[ $# -eq 0 ]] && exit 2 || exit 0
 fi
 

@@ -65,6 +65,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", default="quick", choices=["quick", "full"])
     p.add_argument("--seeds", type=int, default=None, help="seeds 0..N-1 (default: 3 quick, 5 full)")
     p.add_argument("--rerun", action="store_true", help="re-run experiments whose records exist")
+    p.add_argument("--only", help="only experiments whose config file name contains this text")
     _trainer_args(p)
 
     sub.add_parser("leaderboard", help="rebuild leaderboards/ from results/")
@@ -142,7 +143,7 @@ def cmd_reproduce(args):
     if unknown:
         raise KeyError(f"unknown paper(s) {unknown}; known: {', '.join(all_papers)}")
     seeds = list(range(args.seeds if args.seeds is not None else DEFAULT_SEEDS[args.profile]))
-    outcomes = reproduce(chosen, args.profile, seeds, ctx=_ctx(args), rerun=args.rerun)
+    outcomes = reproduce(chosen, args.profile, seeds, ctx=_ctx(args), rerun=args.rerun, only=args.only)
     build()
     failed = [o for o in outcomes if o.status == "failed"]
     done = sum(o.status == "done" for o in outcomes)
@@ -209,8 +210,11 @@ def cmd_verify(args):
     from . import registry
     from .experiment import run_experiment
 
+    from .records import REPO_ROOT
+
     rec = json.loads(Path(args.record).read_text())
-    cfg_path = rec.get("config_file") or registry.find_config(rec["paper"], rec["dataset"], rec["method"])
+    cfg_path = (REPO_ROOT / rec["config_file"]) if rec.get("config_file") else \
+        registry.find_config(rec["paper"], rec["dataset"], rec["method"])
     overrides = {k: v for k, v in rec["config"].items() if k not in ("profile",)}
     out = run_experiment(cfg_path, profile=rec["profile"], seed=rec["seed"], overrides=overrides, ctx=_ctx(args),
                          write=False)

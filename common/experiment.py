@@ -8,6 +8,7 @@ returns the failures so the CLI can exit non-zero naming them.
 from __future__ import annotations
 
 import json
+import os
 import time
 import traceback
 from dataclasses import dataclass, replace
@@ -32,8 +33,6 @@ class Outcome:
 
 
 def runs_root() -> Path:
-    import os
-
     return Path(os.environ.get("REPRO_RUNS_DIR", REPO_ROOT / "runs"))
 
 
@@ -80,11 +79,13 @@ def experiments(paper: str, use_tuned: bool = False) -> list[Path]:
 
 
 def reproduce(papers: list[str], profile: str, seeds: list[int], ctx: RunContext | None = None,
-              rerun: bool = False, log=print) -> list[Outcome]:
-    jobs = [(cfg, s) for p in papers for cfg in experiments(p, use_tuned=(profile == "full")) for s in seeds]
+              rerun: bool = False, only: str | None = None, log=print) -> list[Outcome]:
+    """Run every experiment (x seeds) of ``papers``; ``only`` keeps configs whose file name contains it."""
+    jobs = [(cfg, s) for p in papers for cfg in experiments(p, use_tuned=(profile == "full"))
+            if not only or only in Path(cfg).name for s in seeds]
     outcomes = []
     for i, (cfg_path, seed) in enumerate(jobs, 1):
-        label = f"[{i}/{len(jobs)}] {Path(cfg_path).relative_to(REPO_ROOT)} seed={seed}"
+        label = f"[{i}/{len(jobs)}] {os.path.relpath(cfg_path, REPO_ROOT)} seed={seed}"
         t0 = time.perf_counter()
         try:
             out = run_experiment(cfg_path, profile=profile, seed=seed, ctx=ctx, rerun=rerun,

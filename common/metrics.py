@@ -8,9 +8,9 @@ NDCG@K (one relevant item per query) follow.
 from __future__ import annotations
 
 import torch
-import torchmetrics
 from torchmetrics import MeanAbsoluteError, MeanMetric, MeanSquaredError, MetricCollection
 from torchmetrics.classification import BinaryAUROC
+from torchmetrics.functional.retrieval import retrieval_normalized_dcg
 
 
 class LogLoss(MeanMetric):
@@ -69,7 +69,7 @@ def ndcg_at(ranks: torch.Tensor, k: int) -> float:
 
 def ndcg_graded(scores: torch.Tensor, relevance: torch.Tensor, k: int) -> float:
     """NDCG@k for graded relevance, averaged over queries (rows); delegates to torchmetrics."""
-    vals = [torchmetrics.functional.retrieval_normalized_dcg(s, r, top_k=k) for s, r in zip(scores, relevance)]
+    vals = [retrieval_normalized_dcg(s, r, top_k=k) for s, r in zip(scores, relevance)]
     return float(torch.stack(vals).mean())
 
 

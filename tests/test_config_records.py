@@ -1,0 +1,34 @@
+import json
+import os
+
+import pytest
+
+from common import config as C
+from common.records import RecordExists, record_path, write_record
+
+
+def test_override_parsing_and_profile_merge(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("paper: p\ndataset: d\nmethod: m\ntrain: {lr: 0.1, max_epochs: 10}\n"
+                    "profiles: {quick: {train: {max_epochs: 2}}}\nreference: [{metric: rmse, value: 1}]\n")
+    raw = C.load(path)
+    cfg = C.resolve(raw, "quick", ["train.lr=0.01", "model.dims=[8, 4]"])
+    assert cfg["train"] == {"lr": 0.01, "max_epochs": 2} and cfg["model"]["dims"] == [8, 4]
+    full = C.resolve(raw, "full")
+    assert full["train"]["max_epochs"] == 10
+    assert C.config_hash(cfg) != C.config_hash(full)
+    # the hash ignores key order and the reference block
+    shuffled = dict(reversed(list(cfg.items())))
+    shuffled["reference"] = [{"metric": "rmse", "value": 2}]
+    assert C.config_hash(shuffled) == C.config_hash(cfg)
+    with pytest.raises(ValueError, match="key.path=value"):
+        C.parse_override("train.lr")
+
+
+def test_record_is_atomic_and_never_overwritten(tmp_path):
+    path = record_path("p", "d", "m", "quick", 0, "abc", root=tmp_path)
+    write_record({"x": 1}, path)
+    with pytest.raises(RecordExists):
+        write_record({"x": 2}, path)
+    assert json.loads(path.read_text()) == {"x": 1}
+    assert [p.name for p in path.parent.iterdir()] == ["0-abc.json"]  # no temp files left behind
