@@ -30,13 +30,8 @@ while [[ $# -gt 0 ]]; do
 done
 
 if [[ "${REPRO_NO_VENV:-0}" != "1" ]]; then
-  if [[ ! -x .venv/bin/python ]]; then
-    echo "[reproduce] setting up .venv (torch==2.13.0 first, then the suite)"
-    python3 -m venv .venv
-    .venv/bin/python -m pip install -q --upgrade pip
-    .venv/bin/python -m pip install -q "torch==2.13.0"
-    .venv/bin/python -m pip install -q -e ".[dev]"
-  fi
+  source .ci/venv.sh
+  ensure_venv
   PY=.venv/bin/python
 else
   PY=${PYTHON:-python3}

@@ -93,6 +93,8 @@ def quiet_lightning() -> None:
     """Keep Lightning's banners and known-harmless warnings out of the user's way."""
     import logging
 
+    import lightning.pytorch  # noqa: F401  (Lightning sets its own logger level on import: override after)
+
     for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
         logging.getLogger(name).setLevel(logging.WARNING)
     for msg in (".*does not have many workers.*", ".*GPU available but not used.*", ".*LeafSpec.*",
