@@ -34,9 +34,11 @@ def record_path(paper: str, dataset: str, method: str, profile: str, seed: int, 
     return base / f"{seed}-{config_hash}.json"
 
 
-@functools.lru_cache(maxsize=1)
-def code_state() -> dict[str, Any]:
-    """Git commit and whether tracked code differs from it (results/ and leaderboards/ excluded)."""
+@functools.lru_cache(maxsize=8)
+def code_state(paper: str | None = None) -> dict[str, Any]:
+    """Git commit, dirty flag (results/ and leaderboards/ excluded), and the git *tree* ids of common/
+    and papers/<paper>/: unlike a commit id, a tree id survives rebases and cherry-picks, so a record
+    can be matched to the exact code that made it even when history was rewritten."""
     def git(*args):
         return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=30)
 
@@ -44,9 +46,12 @@ def code_state() -> dict[str, Any]:
         commit = git("rev-parse", "HEAD").stdout.strip() or None
         status = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!results", ":!leaderboards")
         dirty = bool(status.stdout.strip()) if status.returncode == 0 else None
+        trees = {"common": git("rev-parse", "HEAD:common").stdout.strip() or None}
+        if paper:
+            trees[f"papers/{paper}"] = git("rev-parse", f"HEAD:papers/{paper}").stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
-        commit, dirty = None, None
-    return {"commit": commit, "dirty": dirty}
+        commit, dirty, trees = None, None, {}
+    return {"commit": commit, "dirty": dirty, "trees": trees}
 
 
 @functools.lru_cache(maxsize=1)
@@ -95,7 +100,7 @@ def build_record(*, cfg: dict, config_hash: str, seed: int, metrics: dict, data_
         "config_hash": config_hash,
         "config_file": os.path.relpath(cfg["_file"], REPO_ROOT) if cfg.get("_file") else None,
         "data": {"files": dict(sorted(data_files.items())), "split": split_fingerprint},
-        "code": code_state(),
+        "code": code_state(cfg["paper"]),
         "env": environment(),
         "hardware": hardware(),
         "wall_time_s": round(wall_time_s, 3),
