@@ -91,13 +91,16 @@ class SupervisedModule(L.LightningModule):
             return nn.functional.mse_loss(out, y)
         return nn.functional.binary_cross_entropy_with_logits(out, y)
 
-    def training_step(self, batch, _):
+    def training_loss(self, batch):
         out = self.model(batch)
         loss = self.loss(out, batch[self.target].float())
         if hasattr(self.model, "regularization"):
             loss = loss + self.model.regularization(batch)
         self.log("train/loss", loss, prog_bar=True, on_step=False, on_epoch=True, batch_size=len(out))
         return loss
+
+    def training_step(self, batch, _):
+        return self.training_loss(batch)
 
     def _eval(self, batch, metrics):
         out = self.model(batch)

@@ -76,3 +76,5 @@ def run_logreg(cfg: dict, ctx: RunContext) -> RunResult:
     module = SupervisedModule(model, "binary", lr=float(C.get(cfg, "train.lr")))
     metrics, epochs = fit_evaluate(module, _loaders(tensors, cfg, ctx.seed), cfg, ctx)
     return RunResult(metrics, files, fingerprint(split), epochs)
+
+from . import ctr  # noqa: E402,F401  (registers dcnv2 / dnn on the CTR backbone)

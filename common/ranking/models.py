@@ -1,0 +1,86 @@
+"""CTR interaction models on top of ``FeatureEmbedding``: DCNv2 (default) and a plain DNN baseline.
+
+DCNv2 follows FuxiCTR's ``DCNv2`` with ``model_structure='parallel'`` and full-rank cross layers
+(Wang et al., WWW 2021): x_{l+1} = x_0 * (W_l x_l + b_l) + x_l on the flat embedding x_0, an MLP on
+x_0 beside it, and one linear layer on [cross_out, mlp_out] -> logit. Every model maps a batch dict
+to logits of shape (B,), the contract of ``common.lightning.SupervisedModule``.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .embedding import FeatureEmbedding
+from .schema import FeatureSchema
+
+
+class CrossNetV2(nn.Module):
+    def __init__(self, dim: int, layers: int):
+        super().__init__()
+        self.layers = nn.ModuleList(nn.Linear(dim, dim) for _ in range(layers))
+
+    def forward(self, x0):
+        x = x0
+        for layer in self.layers:
+            x = x + x0 * layer(x)
+        return x
+
+
+def mlp(in_dim: int, hidden: list[int], dropout: float = 0.0, batch_norm: bool = False) -> nn.Sequential:
+    """Linear -> (BatchNorm) -> ReLU -> (Dropout) per hidden layer, as FuxiCTR's MLP_Block."""
+    layers: list[nn.Module] = []
+    for h in hidden:
+        layers.append(nn.Linear(in_dim, h))
+        if batch_norm:
+            layers.append(nn.BatchNorm1d(h))
+        layers.append(nn.ReLU())
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        in_dim = h
+    return nn.Sequential(*layers)
+
+
+class CTRModel(nn.Module):
+    """Embedding + interaction + linear head. Subclasses define ``interact(x) -> features``."""
+
+    def __init__(self, schema: FeatureSchema, embed_dim: int = 16, numeric: str = "embed"):
+        super().__init__()
+        self.embedding = FeatureEmbedding(schema, embed_dim, numeric)
+
+    def id_table(self, name: str):
+        """The large ID table of field ``name`` (for ``load_pretrained``)."""
+        return self.embedding.id_table(name)
+
+    def forward(self, batch):
+        return self.head(self.interact(self.embedding(batch))).squeeze(-1)
+
+
+class DNN(CTRModel):
+    def __init__(self, schema: FeatureSchema, embed_dim: int = 16, hidden=(400, 400, 400), dropout: float = 0.0,
+                 batch_norm: bool = False, numeric: str = "embed"):
+        super().__init__(schema, embed_dim, numeric)
+        self.interact = mlp(self.embedding.out_dim, list(hidden), dropout, batch_norm)
+        self.head = nn.Linear(list(hidden)[-1], 1)
+
+
+class DCNv2(CTRModel):
+    def __init__(self, schema: FeatureSchema, embed_dim: int = 16, cross_layers: int = 3, hidden=(400, 400, 400),
+                 dropout: float = 0.0, batch_norm: bool = False, numeric: str = "embed"):
+        super().__init__(schema, embed_dim, numeric)
+        d = self.embedding.out_dim
+        self.cross = CrossNetV2(d, cross_layers)
+        self.dnn = mlp(d, list(hidden), dropout, batch_norm)
+        self.head = nn.Linear(d + list(hidden)[-1], 1)
+
+    def interact(self, x):
+        return torch.cat([self.cross(x), self.dnn(x)], dim=-1)
+
+
+MODELS = {"dcnv2": DCNv2, "dnn": DNN}
+
+
+def build_model(name: str, schema: FeatureSchema, **kw) -> CTRModel:
+    """``build_model('dcnv2', schema, embed_dim=16, cross_layers=3, hidden=[400,400,400], dropout=0.1)``."""
+    if name not in MODELS:
+        raise KeyError(f"unknown CTR model {name!r}; known: {', '.join(MODELS)}")
+    return MODELS[name](schema, **kw)

@@ -1,0 +1,69 @@
+"""CTR proxy datasets: time windows, ID maps, negative sampling, Criteo through the backbone."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+from common.ranking.ctr_data import load_criteo_ctr, load_ml100k_ctr, sample_negatives, window_split
+from common.ranking.models import DCNv2
+from common.ranking.module import make_optimizers
+
+
+def test_window_split_quantiles_and_ties():
+    times = np.array([5, 1, 2, 2, 3, 4, 4, 6, 7, 8])
+    split = window_split(times, (0.3, 0.6, 0.8))
+    # quantiles (method='lower') of sorted [1,2,2,3,4,4,5,6,7,8]: q.3 -> 2, q.6 -> 4, q.8 -> 6
+    assert sorted(times[split["pretrain"]]) == [1]
+    assert sorted(times[split["train"]]) == [2, 2, 3]  # ties at a boundary go to the later window
+    assert sorted(times[split["val"]]) == [4, 4, 5]
+    assert sorted(times[split["test"]]) == [6, 7, 8]
+
+
+def test_ml100k_ctr_windows(data_dir):
+    data = load_ml100k_ctr()
+    w = data.windows
+    assert sum(len(w[k]["y"]) for k in w) == 100_000
+    for earlier, later in zip(("pretrain", "train", "val"), ("train", "val", "test")):
+        assert w[earlier]["time"].max() < w[later]["time"].min()  # no time overlap
+    assert abs(len(w["pretrain"]["y"]) / 1e5 - 0.5) < 0.01 and abs(len(w["test"]["y"]) / 1e5 - 0.1) < 0.01
+    # ID maps cover exactly the ids seen before val; later newcomers map to the OOV row 0
+    users = set(data.id_maps["user"].values())
+    assert users == set(torch.cat([w["pretrain"]["user"], w["train"]["user"]]).tolist())
+    assert (w["test"]["user"] == 0).any() and 0 not in users
+    # the pretraining-window interactions are the pretrain rows, with their table rows
+    pre = data.pretrain
+    assert len(pre) == len(w["pretrain"]["y"]) and pre["timestamp"].max() < data.cuts["pretrain_end"]
+    assert pre["user_row"].tolist() == w["pretrain"]["user"].tolist()
+    assert np.array_equal(pre["label"].to_numpy(), (pre["rating"] >= 4).to_numpy())
+    assert data.schema.cat_fields == ["gender", "age", "occupation", "zip", "year"]
+    assert w["train"]["genres"].shape[1] == 6  # at most 6 genres per movie, 0-padded
+
+
+def test_negative_sampling_excludes_seen_items_and_is_seeded():
+    reviews = pd.DataFrame({"user": ["a", "a", "b", "c"], "item": ["x", "y", "x", "z"], "timestamp": [1, 2, 3, 4]})
+    neg = sample_negatives(reviews, 3, seed=0)
+    assert len(neg) == 12 and (neg["label"] == 0).all() and neg["sampled"].all()
+    seen = reviews.groupby("user")["item"].apply(set)
+    assert all(item not in seen[u] for u, item in zip(neg["user"], neg["item"]))
+    assert neg["timestamp"].tolist() == [1] * 3 + [2] * 3 + [3] * 3 + [4] * 3
+    assert neg.equals(sample_negatives(reviews, 3, seed=0))
+
+
+def test_criteo_rows_run_through_backbone(data_dir):
+    data = load_criteo_ctr("criteo-900", val_frac=0.2, split_seed=0, min_count=2)
+    assert data.schema.id_fields == [] and len(data.schema.cat_fields) == 26 and len(data.schema.numeric) == 13
+    assert sorted(len(v["y"]) for v in data.windows.values()) == [90, 90, 720]
+    torch.manual_seed(0)
+    model = DCNv2(data.schema, embed_dim=4, hidden=(32,))
+    batch = data.windows["train"]
+    loss0 = float(torch.nn.functional.binary_cross_entropy_with_logits(model(batch), batch["y"]))
+    opts = make_optimizers(model, 1e-2)
+    for _ in range(30):
+        for o in opts:
+            o.zero_grad()
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(model(batch), batch["y"])
+        loss.backward()
+        for o in opts:
+            o.step()
+    assert float(loss) < 0.5 * loss0
