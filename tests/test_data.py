@@ -178,3 +178,31 @@ def test_tensors_are_zero_based_and_disjoint(name, shape, binary):
     assert not np.isin(key(t.test_idx[t.test_y != 0]), key(t.train_idx)).any()
     if name in ("acc", "dblp"):
         assert len(t.test_sets) == 50 and all(len(y) == 2000 and (y != 0).sum() == 200 for _, y in t.test_sets)
+
+
+def test_download_verifies_and_places_atomically(tmp_path, monkeypatch, data_dir):
+    """The download path, exercised with a file:// URL: zip member extracted, checksum checked, moved into place."""
+    import zipfile
+
+    archive = tmp_path / "mirror" / "ml-100k.zip"
+    archive.parent.mkdir()
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.write(data_dir / "movielens/ml-100k/u.user", "ml-100k/u.user")
+    good = movielens.ML100K["u.user"]
+    rf = base.RawFile(good.path, good.sha256, archive.as_uri(), "ml-100k/u.user")
+    target = tmp_path / "data"
+    base.set_data_dir(target)
+    try:
+        monkeypatch.setenv("REPRO_OFFLINE", "1")
+        with pytest.raises(data.DatasetError, match="REPRO_OFFLINE=1 forbids downloading"):
+            rf.locate("ml-100k")
+        monkeypatch.setenv("REPRO_OFFLINE", "0")
+        path = rf.locate("ml-100k")
+        assert path == target / good.path and base.content_sha256(path) == good.sha256
+        assert not list(path.parent.glob(".*.part"))  # no temp file left behind
+        wrong = base.RawFile("movielens/ml-100k/other", "0" * 64, archive.as_uri(), "ml-100k/u.user")
+        with pytest.raises(data.DatasetError, match="downloaded file has sha256"):
+            wrong.locate("ml-100k")
+        assert not (target / "movielens/ml-100k/other").exists()  # a bad download never lands
+    finally:
+        base.set_data_dir(None)

@@ -117,3 +117,14 @@ def test_leaderboard_stats_reference_and_byte_identical_rebuild(tmp_path):
     assert "0.9340 — scikit-surprise SVD" in md  # the reference, from the config file, in its own column
     csv_text = first["baselines.csv"].decode()
     assert "baselines,ml-100k,quick,biased-mf,test,rmse,0.92,0.02,3,0 1 2" in csv_text
+
+
+def test_verify_reruns_a_record_and_matches(tmp_path):
+    sets = [a for s in ["train.max_epochs=2"] for a in ("--set", s)]
+    env = {"REPRO_RESULTS_DIR": str(tmp_path / "r"), "REPRO_RUNS_DIR": str(tmp_path / "w")}
+    made = _cli("run", "baselines", "logreg", "--dataset", "criteo-900", "--seed", "1", *sets, env=env)
+    assert made.returncode == 0, made.stderr[-2000:]
+    (rec,) = list((tmp_path / "r").rglob("*.json"))
+    check = _cli("verify", str(rec), env=env)
+    assert check.returncode == 0, check.stdout + check.stderr[-2000:]
+    assert "config hash matches; max |diff| = 0" in check.stdout
