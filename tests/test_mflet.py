@@ -36,3 +36,47 @@ def test_contrastive_pretraining_separates_positives():
     neg[torch.arange(10), torch.arange(10)] = -9
     neg[torch.arange(10), torch.arange(10) + 10] = -9
     assert (pos > neg.max(1).values).float().mean() >= 0.9
+
+
+def _tiny_ranker(facets):
+    from common.ranking.schema import FeatureSchema, IdField, MultiHotField
+    from papers.mflet.model import MFLETRanker, schema_to_dict
+
+    schema = FeatureSchema([IdField("user", 12), IdField("item", 9)], ["a", "b"], 7, [MultiHotField("genres", 5)],
+                           ["n1"])
+    torch.manual_seed(0)
+    return MFLETRanker(schema_to_dict(schema), facets, id_dim=4,
+                       backbone={"embed_dim": 4, "cross_layers": 2, "hidden": [8], "dropout": 0.0})
+
+
+def _tiny_batch(n=16, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return {"user": torch.randint(0, 12, (n,), generator=g), "item": torch.randint(0, 9, (n,), generator=g),
+            "cat": torch.randint(0, 7, (n, 2), generator=g), "genres": torch.randint(0, 5, (n, 3), generator=g),
+            "num": torch.rand(n, 1, generator=g), "y": torch.randint(0, 2, (n,), generator=g).float()}
+
+
+def test_ranker_serves_identically_in_fp32(tmp_path):
+    from common.serving import HybridServer, export_bundle, load_bundle
+
+    model = _tiny_ranker({"contrastive": 6, "kge": 4}).eval()  # contrastive needs a 6 -> 4 projection
+    assert set(model.tables) == {"user_contrastive", "item_contrastive", "user_kge", "item_kge"}
+    assert isinstance(model.proj["user_kge"], torch.nn.Identity) and model.proj["user_contrastive"].in_features == 6
+    export_bundle(model, tmp_path / "b")
+    server = HybridServer(*load_bundle(tmp_path / "b")[:3])
+    batch = _tiny_batch()
+    with torch.no_grad():
+        assert torch.allclose(server.score(batch), model(batch), atol=1e-5)
+
+
+def test_frozen_facet_keeps_pretrained_rows():
+    model = _tiny_ranker({"contrastive": 4})
+    vec = {"user": torch.randn(12, 4), "item": torch.randn(9, 4)}
+    model.load_facet("contrastive", vec, freeze=True)
+    from common.ranking.module import split_params
+
+    dense, sparse = split_params(model)
+    assert sparse == [] and all(p is not model.tables["user_contrastive"].weight for p in dense)
+    assert torch.equal(model.tables["item_contrastive"].weight, vec["item"])
+    no_id = _tiny_ranker({})
+    assert len(no_id.tables) == 0 and no_id(_tiny_batch()).shape == (16,)
