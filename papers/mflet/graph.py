@@ -17,14 +17,15 @@ import numpy as np
 import pandas as pd
 import torch
 
-from common.kge import TripleSet
 from common.ranking.ctr_data import CTRData
 
 ENGAGEMENT = ("click", "convert", "skip")
 
 
-def pretrain_graph(data: CTRData, item_attributes: pd.DataFrame | None = None) -> tuple[TripleSet, dict]:
-    """-> (triples over entities [users | items | attributes], {'user': offset, 'item': offset, 'anchors': [...]})."""
+def pretrain_graph(data: CTRData, item_attributes: pd.DataFrame | None = None):
+    """-> (TripleSet over entities [users | items | attributes], {'user': offset, 'item': offset, 'anchors': [...]})."""
+    from common.kge import TripleSet  # the shared KGE library
+
     n_users = data.schema.id_field("user").num_ids
     n_items = data.schema.id_field("item").num_ids
     pre = data.pretrain
