@@ -172,3 +172,15 @@ def test_malformed_review_line_is_named(tmp_path, monkeypatch):
     monkeypatch.setenv("REPRO_DATA_DIR", str(tmp_path))
     with pytest.warns(UserWarning, match="no pinned checksum"), pytest.raises(DatasetError, match=r"line 3 of"):
         D.load({"dataset": "amazon18-synthetic-things"}, seed=0)
+
+
+def test_trimming_padding_does_not_change_text_cnn_output():
+    from papers.r3.textnets import TextCNN, trim
+
+    torch.manual_seed(0)
+    cnn = TextCNN(torch.nn.Embedding(10, 4, padding_idx=0), n_filters=5, kernel=3)
+    tokens = torch.zeros(3, 20, dtype=torch.long)
+    tokens[0, :7] = torch.randint(1, 10, (7,))
+    tokens[1, :3] = torch.randint(1, 10, (3,))
+    assert trim(tokens).shape == (3, 7)
+    torch.testing.assert_close(cnn(trim(tokens)), cnn(tokens))

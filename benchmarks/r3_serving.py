@@ -1,0 +1,122 @@
+"""Serving cost of R3 vs DeepCoNN and NARRE: predictions per second and per-request latency.
+
+R3 serves exactly like NeuMF (its text head is training-only), so a prediction is two ID lookups per
+tower and a small MLP. DeepCoNN and NARRE must, per request, fetch the user's and item's review
+text (pre-tokenised id tensors held in memory — the cheapest possible case for them) and run their
+CNNs. All three models are built at the sizes of papers/r3/configs for the chosen category, on the
+real training documents of seed 0; weights are untrained (timing does not depend on their values).
+
+Measured on CPU with torch at REPRO_THREADS threads (default 1), in eval mode under
+torch.inference_mode: throughput = batched predictions of the whole test split (batch 1024),
+latency = one (user, item) request at a time; each the median of several repeats after warm-up.
+Writes results/benchmarks/r3_serving.json with env/hardware from common.records.
+
+    python benchmarks/r3_serving.py [--dataset amazon-musical-instruments] [--repeats 5]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from common import config as C  # noqa: E402
+from common import registry  # noqa: E402
+from common.records import code_state, environment, hardware, results_dir  # noqa: E402
+from common.train import set_threads  # noqa: E402
+from papers.r3 import data as D  # noqa: E402
+from papers.r3.models import NeuMF  # noqa: E402
+from papers.r3.textnets import NARRE, DeepCoNN  # noqa: E402
+
+
+def build_models(dataset: str, profile: str) -> tuple[dict, D.ReviewData]:
+    cfgs = {m: C.resolve(C.load(registry.find_config("r3", dataset, m)), profile) for m in ("r3", "deepconn", "narre")}
+    rd = D.load(cfgs["r3"], seed=0)
+    n_u, n_i, mu = rd.ratings.n_users, rd.ratings.n_items, rd.ratings.global_mean
+    m = cfgs["r3"]["model"]
+    models = {"r3 (= NeuMF at serving)": NeuMF(n_u, n_i, gmf_dim=m["gmf_dim"], mlp_layers=m["mlp_layers"],
+                                               dropout=m["dropout"], global_mean=mu)}
+    m = cfgs["deepconn"]["model"]
+    ud, idocs, V = rd.documents(m["max_features"], m["doc_len"])
+    models["deepconn"] = DeepCoNN(ud, idocs, V, emb_dim=m["emb_dim"], n_filters=m["n_filters"], kernel=m["kernel"],
+                                  latent=m["latent"], fm_k=m["fm_k"], global_mean=mu)
+    m = cfgs["narre"]["model"]
+    reviews = rd.review_lists(m["max_features"], m["n_reviews"], m["review_len"])
+    models["narre"] = NARRE(reviews, n_u, n_i, emb_dim=m["emb_dim"], n_filters=m["n_filters"], kernel=m["kernel"],
+                            att_dim=m["att_dim"], latent=m["latent"], global_mean=mu)
+    return {k: v.eval() for k, v in models.items()}, rd
+
+
+def _median_time(fn, repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def measure(model, users: torch.Tensor, items: torch.Tensor, repeats: int, n_requests: int, batch: int = 1024) -> dict:
+    def batched():
+        for s in range(0, len(users), batch):
+            model({"user": users[s:s + batch], "item": items[s:s + batch]})
+
+    def single():
+        for k in range(n_requests):
+            model({"user": users[k:k + 1], "item": items[k:k + 1]})
+
+    with torch.inference_mode():
+        t_batch = _median_time(batched, repeats)
+        t_single = _median_time(single, repeats)
+    return {"predictions_per_s": len(users) / t_batch, "latency_ms": 1e3 * t_single / n_requests,
+            "n_predictions": len(users), "n_requests": n_requests, "batch_size": batch,
+            "parameters": sum(p.numel() for p in model.parameters())}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--dataset", default="amazon-musical-instruments")
+    ap.add_argument("--profile", default="full", help="config profile whose model sizes are timed")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--requests", type=int, default=200, help="single-pair requests timed for latency")
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args(argv)
+    set_threads()
+    torch.manual_seed(0)
+    models, rd = build_models(args.dataset, args.profile)
+    test = rd.ratings.tensors["test"]
+    rows = {name: measure(m, test["user"], test["item"], args.repeats, min(args.requests, len(test["user"])))
+            for name, m in models.items()}
+    r3 = rows["r3 (= NeuMF at serving)"]
+    ratios = {name: {"throughput_ratio_r3_over": r3["predictions_per_s"] / row["predictions_per_s"],
+                     "latency_ratio_over_r3": row["latency_ms"] / r3["latency_ms"]}
+              for name, row in rows.items() if not name.startswith("r3")}
+    record = {"benchmark": "r3_serving", "dataset": args.dataset, "profile_sizes": args.profile,
+              "data": {"files": rd.files, "split": rd.fingerprint}, "results": rows, "ratios": ratios,
+              "protocol": "CPU, eval mode, torch.inference_mode, median of repeats after one warm-up; weights "
+                          "untrained; DeepCoNN/NARRE read pre-tokenised training documents held in memory",
+              "code": code_state(), "env": environment(), "hardware": hardware(),
+              "threads": torch.get_num_threads(), "repeats": args.repeats}
+    out = Path(args.out) if args.out else results_dir() / "benchmarks" / "r3_serving.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    for name, row in rows.items():
+        print(f"{name:26s} {row['predictions_per_s']:12.0f} pred/s   {row['latency_ms']:8.3f} ms/request")
+    for name, r in ratios.items():
+        print(f"R3 vs {name}: {r['throughput_ratio_r3_over']:.1f}x throughput, {r['latency_ratio_over_r3']:.1f}x "
+              f"lower latency")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("REPRO_THREADS", "1")
+    raise SystemExit(main())
