@@ -22,8 +22,8 @@ EXCLUDED = {
 }
 
 SPLIT = {"split": {"kind": "random", "ratios": [0.8, 0.1, 0.1]}}  # re-drawn per seed (split seed = run seed)
-ID_TRAIN = {"optimizer": "adam", "batch_size": 256, "max_epochs": 60, "patience": 5}
-TEXT_TRAIN = {"optimizer": "adam", "batch_size": 128, "max_epochs": 15, "patience": 2}
+ID_TRAIN = {"optimizer": "adam", "batch_size": 256, "max_epochs": 40, "patience": 4}
+TEXT_TRAIN = {"optimizer": "adam", "batch_size": 128, "max_epochs": 10, "patience": 2}
 NCF = {"gmf_dim": 16, "mlp_layers": [64, 32, 16], "dropout": 0.2}
 TEXT_NET = {"max_features": 10000, "emb_dim": 32, "n_filters": 32, "kernel": 3, "latent": 32, "dropout": 0.5}
 QUICK_ID = {"train": {"max_epochs": 4, "patience": None}}
