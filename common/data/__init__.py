@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import ModuleType
 
-from . import amazon, criteo, movielens, tensors
+from . import amazon, criteo, kg, movielens, tensors
 from .base import DatasetError, LoadedTable, RawFile, cache_dir, data_dir, offline, set_data_dir
 
 
@@ -30,6 +30,7 @@ class DatasetEntry:
 _STATIC = {
     "ml-100k": (movielens, "MovieLens 100K: 100,000 ratings, 943 users, 1,682 movies (+ official u1..u5/ua/ub splits)"),
     "ml-1m": (movielens, "MovieLens 1M: 1,000,209 ratings, 6,040 users, 3,883 movies"),
+    "ml-100k-kg": (kg, "Freebase KG of ML-100K movies (KB4Rec links, CGKR files): 41,751 triples, 29 relations"),
     "ml-latest-small": (movielens, "MovieLens latest-small (2018): 100,836 ratings, 610 users"),
     "criteo-900": (criteo, "Criteo DAC: first 900 rows of train.txt (pipeline checks only)"),
     "criteo-10k": (criteo, "Criteo DAC: 10,000 labelled rows (8,000 train + 2,000 test)"),
@@ -63,5 +64,5 @@ def verify(name: str) -> dict[str, str]:
     return shas
 
 
-__all__ = ["DatasetEntry", "DatasetError", "LoadedTable", "RawFile", "amazon", "cache_dir", "catalogue", "criteo",
+__all__ = ["DatasetEntry", "DatasetError", "LoadedTable", "RawFile", "amazon", "cache_dir", "catalogue", "criteo", "kg",
            "data_dir", "get", "movielens", "offline", "set_data_dir", "tensors", "verify"]
