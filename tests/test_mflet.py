@@ -80,3 +80,21 @@ def test_frozen_facet_keeps_pretrained_rows():
     assert torch.equal(model.tables["item_contrastive"].weight, vec["item"])
     no_id = _tiny_ranker({})
     assert len(no_id.tables) == 0 and no_id(_tiny_batch()).shape == (16,)
+
+
+def test_pretrain_graph_edges_by_hand():
+    import pandas as pd
+
+    from common.ranking.ctr_data import CTRData
+    from common.ranking.schema import FeatureSchema, IdField
+    from papers.mflet.graph import pretrain_graph
+
+    pre = pd.DataFrame({"user_row": [1, 2, 1], "item_row": [1, 1, 2], "label": [1, 0, 1], "rating": [5.0, 2.0, 4.0]})
+    data = CTRData("toy", FeatureSchema([IdField("user", 3), IdField("item", 3)]), {}, {}, pre, {}, "fp")
+    attrs = pd.DataFrame({"item_row": [2], "relation": ["genre"], "value": ["genre:Drama"]})
+    ts, off = pretrain_graph(data, attrs)
+    # entities: users 0..2, items 3..5, 'genre:Drama' = 6; relations click 0, convert 1, skip 2, genre 3
+    expected = {(1, 0, 4), (1, 0, 5), (1, 1, 4), (2, 2, 4), (5, 3, 6)}
+    assert {tuple(t) for t in ts.triples.tolist()} == expected
+    assert (ts.n_entities, ts.n_relations, off["item"], off["anchors"]) == (7, 4, 3, [0, 1, 2])
+    assert ts.entity_type.tolist() == [0, 0, 0, 1, 1, 1, 2]
