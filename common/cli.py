@@ -2,6 +2,7 @@
 
   reprorec run PAPER METHOD --dataset D [--seed S] [--profile quick|full] [--set k=v ...] [--resume]
   reprorec reproduce [all | PAPER ...] [--profile quick|full] [--seeds N]
+  reprorec tune PAPER METHOD --dataset D --trials N [--storage URL] [--final-seeds N]   Optuna sweep
   reprorec leaderboard
   reprorec data list | verify [NAME ...] | info NAME
   reprorec verify RECORD.json        re-run a record's config and seed; compare the metrics
@@ -110,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         set_data_dir(args.data_dir)
     quiet_lightning()
     try:
-        return globals()[f"cmd_{args.cmd}"](args) or 0
+        func = getattr(args, "func", None) or globals()[f"cmd_{args.cmd}"]  # subcommands added by add_parser
+        return func(args) or 0
     except DatasetError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -38,7 +38,9 @@ def runs_root() -> Path:
 
 def run_experiment(cfg_path: Path | str, *, profile: str = "quick", seed: int = 0, overrides=None,
                    ctx: RunContext | None = None, kind: str = "run", write: bool = True, rerun: bool = False,
-                   tuned_from: dict | None = None, extra: dict | None = None) -> Outcome:
+                   tuned_from: dict | None = None, extra: dict | None = None, run_dir: Path | None = None) -> Outcome:
+    """``run_dir`` (checkpoints, logs) defaults to one folder per config and seed; tuning trials pass
+    their own so that two workers trying the same config at once never share a checkpoint folder."""
     raw = C.load(cfg_path)
     cfg = C.resolve(raw, profile, overrides)
     chash = C.config_hash(cfg)
@@ -47,7 +49,7 @@ def run_experiment(cfg_path: Path | str, *, profile: str = "quick", seed: int = 
     if write and path.exists() and not rerun:
         return Outcome(name, "skipped", json.loads(path.read_text()), path)
     method = registry.method(cfg["paper"], cfg["method"])
-    run_dir = runs_root() / cfg["paper"] / cfg["dataset"] / cfg["method"] / profile / f"{kind}-{seed}-{chash}"
+    run_dir = run_dir or runs_root() / cfg["paper"] / cfg["dataset"] / cfg["method"] / profile / f"{kind}-{seed}-{chash}"
     ctx = replace(ctx or RunContext(), seed=seed, run_dir=run_dir)
     set_threads()
     L.seed_everything(seed, workers=True, verbose=False)
