@@ -147,6 +147,7 @@ class StreamingCP(ADFModel):
         prod = lambda ts: torch.stack(ts).prod(0) if ts else torch.ones_like(U[:, 0])  # noqa: E731
         g = torch.stack([prod(others({k})) for k in range(K)], 1)
         d = g * vu.reshape(B, K, R)
-        h = torch.stack([sum(d[:, j] * prod(others({k, j})) for j in range(K) if j != k) for k in range(K)], 1)
+        h = torch.stack([sum((d[:, j] * prod(others({k, j})) for j in range(K) if j != k), torch.zeros_like(U[:, 0]))
+                         for k in range(K)], 1)
         empty = mu.new_zeros(B, 0)
         return f, empty, g.reshape(B, -1), empty, h.reshape(B, -1)
