@@ -184,3 +184,19 @@ def test_trimming_padding_does_not_change_text_cnn_output():
     tokens[1, :3] = torch.randint(1, 10, (3,))
     assert trim(tokens).shape == (3, 7)
     torch.testing.assert_close(cnn(trim(tokens)), cnn(tokens))
+
+
+def test_variant_copies_of_a_review_are_collapsed_before_the_split(synthetic_category, monkeypatch):
+    """2018 files file one review under several variant ASINs; a copy in training would leak a test review."""
+    frame = synthetic_reviews()
+    copies = frame.iloc[:40].assign(item_id=lambda f: f["item_id"] + "-variant")
+    leaky = pd.concat([frame, copies], ignore_index=True)
+    monkeypatch.setattr(D.amazon, "load_reviews", lambda name: LoadedTable(leaky, {}))
+    for seed in range(3):
+        rd = D.load({"dataset": "x", "data": {"collapse_copies": True}}, seed)
+        assert len(rd.split["train"]) + len(rd.split["val"]) + len(rd.split["test"]) == len(frame)
+        kept = D.collapse_copies(leaky)
+        train_reviews = set(map(tuple, kept.iloc[rd.split["train"]][D.COPY_KEY].to_numpy().tolist()))
+        test_reviews = set(map(tuple, kept.iloc[rd.split["test"]][D.COPY_KEY].to_numpy().tolist()))
+        assert not train_reviews & test_reviews
+    assert len(D.load({"dataset": "x", "data": {"collapse_copies": False}}, 0).ratings.user_codes) == len(leaky)
