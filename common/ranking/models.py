@@ -41,33 +41,45 @@ def mlp(in_dim: int, hidden: list[int], dropout: float = 0.0, batch_norm: bool =
 
 
 class CTRModel(nn.Module):
-    """Embedding + interaction + linear head. Subclasses define ``interact(x) -> features``."""
+    """Embedding + interaction + linear head. Subclasses define ``interact(x) -> features``.
 
-    def __init__(self, schema: FeatureSchema, embed_dim: int = 16, numeric: str = "embed"):
+    ``extra`` (optional) is a module ``extra(batch, embedding) -> (B, extra.out_dim)`` whose output is
+    appended to the flat field embedding before the interaction layers (e.g. KGE features or an
+    attention block over pretrained vectors); it may read the ID tables through ``embedding``.
+    """
+
+    def __init__(self, schema: FeatureSchema, embed_dim: int = 16, numeric: str = "embed",
+                 extra: nn.Module | None = None):
         super().__init__()
         self.embedding = FeatureEmbedding(schema, embed_dim, numeric)
+        self.extra = extra
+        self.input_dim = self.embedding.out_dim + (extra.out_dim if extra is not None else 0)
 
     def id_table(self, name: str):
         """The large ID table of field ``name`` (for ``load_pretrained``)."""
         return self.embedding.id_table(name)
 
+    def features(self, batch) -> torch.Tensor:
+        x = self.embedding(batch)
+        return x if self.extra is None else torch.cat([x, self.extra(batch, self.embedding)], dim=1)
+
     def forward(self, batch):
-        return self.head(self.interact(self.embedding(batch))).squeeze(-1)
+        return self.head(self.interact(self.features(batch))).squeeze(-1)
 
 
 class DNN(CTRModel):
     def __init__(self, schema: FeatureSchema, embed_dim: int = 16, hidden=(400, 400, 400), dropout: float = 0.0,
-                 batch_norm: bool = False, numeric: str = "embed"):
-        super().__init__(schema, embed_dim, numeric)
-        self.interact = mlp(self.embedding.out_dim, list(hidden), dropout, batch_norm)
+                 batch_norm: bool = False, numeric: str = "embed", extra: nn.Module | None = None):
+        super().__init__(schema, embed_dim, numeric, extra)
+        self.interact = mlp(self.input_dim, list(hidden), dropout, batch_norm)
         self.head = nn.Linear(list(hidden)[-1], 1)
 
 
 class DCNv2(CTRModel):
     def __init__(self, schema: FeatureSchema, embed_dim: int = 16, cross_layers: int = 3, hidden=(400, 400, 400),
-                 dropout: float = 0.0, batch_norm: bool = False, numeric: str = "embed"):
-        super().__init__(schema, embed_dim, numeric)
-        d = self.embedding.out_dim
+                 dropout: float = 0.0, batch_norm: bool = False, numeric: str = "embed", extra: nn.Module | None = None):
+        super().__init__(schema, embed_dim, numeric, extra)
+        d = self.input_dim
         self.cross = CrossNetV2(d, cross_layers)
         self.dnn = mlp(d, list(hidden), dropout, batch_norm)
         self.head = nn.Linear(d + list(hidden)[-1], 1)

@@ -23,8 +23,9 @@ def data_from_cfg(cfg: dict) -> CTRData:
     return load_ctr(cfg["dataset"], **kw)
 
 
-def model_from_cfg(cfg: dict, schema, arch: str | None = None) -> CTRModel:
-    kw = dict(C.get(cfg, "model", {}) or {})
+def model_from_cfg(cfg: dict, schema, arch: str | None = None, **extra_kw) -> CTRModel:
+    """``extra_kw`` (e.g. ``extra=<module>``) are passed to the model beside the config's keys."""
+    kw = dict(C.get(cfg, "model", {}) or {}) | extra_kw
     name = arch or kw.pop("arch", "dcnv2")
     kw.pop("arch", None)
     if "hidden" in kw:

@@ -1,0 +1,96 @@
+"""Registered TransRA experiments: ranking variants (a)-(d) and KGE link prediction.
+
+  backbone               (a) DCNv2 + Large ID Embedding Tables, from scratch
+  kge-features           (b) (a) + frozen KGE user/item vectors as extra fields ("direct incorporation")
+  kge-init               (c) (a) with the ID tables initialised from KGE vectors, finetuned
+  kge-attention-<kge>    (d) (c) + attention over relation-specific KGE views, KGE finetuned; <kge> in
+                         transe | transr | transra (the KGE source; must equal the config's kge.model)
+  lp-<kge>               link prediction of the KGE model on held-out graph edges (dataset '<ctr>-graph')
+
+Every variant trains its KGE through ``pretrain.pretrained_kge`` (cached per seed), so (b)/(c)/(d)
+and lp-* of one seed share one KGE model.
+"""
+from __future__ import annotations
+
+from common import config as C
+from common.ranking.run import data_from_cfg, fit_ctr, model_from_cfg
+from common.registry import register
+from common.train import RunContext, RunResult
+
+from .graph import build_graph
+from .pretrain import kge_settings, pretrained_kge
+from .ranking import KGEAttention, KGEFeatures, init_id_tables, kge_vectors
+
+PAPER = "transra"
+GRAPH_SUFFIX = "-graph"
+
+
+def ctr_dataset(cfg: dict) -> str:
+    """The CTR dataset a config runs on ('ml-100k-ctr-graph' link-prediction records -> 'ml-100k-ctr')."""
+    name = cfg["dataset"]
+    return name[:-len(GRAPH_SUFFIX)] if name.endswith(GRAPH_SUFFIX) else name
+
+
+def _setup(cfg: dict, ctx: RunContext, need_kge: bool):
+    base = dict(cfg, dataset=ctr_dataset(cfg))
+    data = data_from_cfg(base)
+    if not need_kge:
+        return base, data, None, None
+    graph = build_graph(data, base["dataset"], **dict(C.get(cfg, "graph", {}) or {}))
+    return base, data, graph, pretrained_kge(base, graph, ctx.seed)
+
+
+def _kge_extra(pre, graph) -> dict:
+    return {"kge": {"link_prediction": pre.metrics, **{k: v for k, v in pre.info.items() if k != "graph"}},
+            "graph": graph.stats}
+
+
+def run_variant(cfg: dict, ctx: RunContext, variant: str) -> RunResult:
+    base, data, graph, pre = _setup(cfg, ctx, need_kge=variant != "backbone")
+    if variant == "backbone":
+        return fit_ctr(model_from_cfg(base, data.schema), data, base, ctx)
+    extra: dict = _kge_extra(pre, graph)
+    if variant == "kge-features":
+        block = KGEFeatures(*(kge_vectors(pre.model, graph, pre.trained, s) for s in ("user", "item")))
+        model = model_from_cfg(base, data.schema, extra=block)
+    elif variant == "kge-init":
+        model = model_from_cfg(base, data.schema)
+        extra["initialised_rows"] = init_id_tables(model, pre.model, graph, pre.trained)
+    elif variant == "kge-attention":
+        block = KGEAttention(pre.model, graph, id_dim=data.schema.id_field("user").dim or C.get(cfg, "model.embed_dim"))
+        model = model_from_cfg(base, data.schema, extra=block)
+        extra["initialised_rows"] = init_id_tables(model, pre.model, graph, pre.trained)
+    else:
+        raise ValueError(f"unknown variant {variant!r}")
+    return fit_ctr(model, data, base, ctx, extra=extra)
+
+
+def run_link_prediction(cfg: dict, ctx: RunContext) -> RunResult:
+    base, data, graph, pre = _setup(cfg, ctx, need_kge=True)
+    metrics = {"val": pre.metrics["val"]} | ({"test": pre.metrics["test"]} if ctx.evaluate_test else {})
+    files = {**data.files, **graph.files}
+    return RunResult(metrics, files, data.split_fingerprint, pre.info["epochs"], extra=_kge_extra(pre, graph))
+
+
+def _check_kge(cfg: dict, name: str) -> None:
+    if kge_settings(cfg)["model"] != name:
+        raise ValueError(f"method {cfg['method']} needs kge.model={name}, config has {kge_settings(cfg)['model']}")
+
+
+def _register():
+    for variant in ("backbone", "kge-features", "kge-init"):
+        register(PAPER, variant)(lambda cfg, ctx, v=variant: run_variant(cfg, ctx, v))
+    for kge in ("transe", "transr", "transra"):
+        def attention(cfg, ctx, k=kge):
+            _check_kge(cfg, k)
+            return run_variant(cfg, ctx, "kge-attention")
+
+        def link(cfg, ctx, k=kge):
+            _check_kge(cfg, k)
+            return run_link_prediction(cfg, ctx)
+
+        register(PAPER, f"kge-attention-{kge}")(attention)
+        register(PAPER, f"lp-{kge}")(link)
+
+
+_register()

@@ -1,0 +1,142 @@
+"""TransRA reproduction: graph built from the pretraining window only, anchor projection, KGE -> ranker wiring."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from common import config as C
+from common.kge import TransRA
+from common.ranking import load_ctr
+from common.ranking.run import model_from_cfg
+from common.registry import config_files
+from papers.transra.graph import build_graph
+from papers.transra.pretrain import _build, kge_settings
+from papers.transra.ranking import KGEAttention, KGEFeatures, init_id_tables, kge_vectors
+
+
+@pytest.fixture(scope="module")
+def ml():
+    data = load_ctr("ml-100k-ctr", id_dim=8)
+    return data, build_graph(data, "ml-100k-ctr")
+
+
+def _pairs(graph, names):
+    ts, rid = graph.triples, graph.relation_ids
+    keep = torch.isin(ts.triples[:, 1], torch.tensor([rid[n] for n in names]))
+    names_ = ts.entity_names
+    return {(names_[h], names_[t]) for h, _, t in ts.triples[keep].tolist()}
+
+
+def test_graph_uses_only_pretraining_window_edges(ml, data_dir):
+    data, graph = ml
+    assert graph.max_interaction_time < data.cuts["pretrain_end"]
+    pre = {(f"user:{u}", f"item:{i}") for u, i in zip(data.pretrain["user_row"], data.pretrain["item_row"])}
+    edges = _pairs(graph, ["engage_pos", "engage_neg", "convert"])
+    assert edges and edges <= pre
+    # every later window's interactions that did not also happen in the pretraining window are absent
+    for w in ("train", "val", "test"):
+        later = {(f"user:{u}", f"item:{i}") for u, i in zip(data.windows[w]["user"].tolist(),
+                                                             data.windows[w]["item"].tolist())}
+        assert not (later - pre) & edges
+    # attribute edges only for users/items seen in the pretraining window
+    users_pre = {f"user:{u}" for u in data.pretrain["user_row"]}
+    assert {h for h, _ in _pairs(graph, ["has_occupation", "has_age", "has_gender"])} <= users_pre
+    # the graph is smaller than the data: a user first seen in the test window has no entity
+    test_only = set(data.windows["test"]["user"].tolist()) - set(data.pretrain["user_row"].tolist())
+    assert test_only and all(graph.user_entity[u] == -1 for u in test_only)
+    # positive / negative engagement follow the click label; 'convert' is a 5-star rating
+    assert graph.stats["relations"]["engage_pos"] == int(data.pretrain["label"].sum())
+    assert graph.stats["relations"]["convert"] == int((data.pretrain["rating"] == 5).sum())
+
+
+def test_transra_anchor_relation_is_engagement_with_identity(ml):
+    data, graph = ml
+    settings = {"model": "transra", "dim": 8, "p": 2, "anchors": ["engage_pos"]}
+    model = _build(settings, graph)
+    assert isinstance(model, TransRA)
+    anchor = graph.relation_ids["engage_pos"]
+    assert torch.equal(model.matrices(torch.tensor(anchor)), torch.eye(8))
+    for name, r in graph.relation_ids.items():
+        if name != "engage_pos":
+            assert not torch.equal(model.matrices(torch.tensor(r)), torch.eye(8))
+    # user/item views of the anchor relation are the raw entity-table rows, translated by w_r
+    # (after the post-step constraint every row has norm <= 1, so the projection's clamp is a no-op)
+    model.post_step()
+    users = torch.nonzero(graph.user_entity >= 0).squeeze(1)[:5]
+    att = KGEAttention(model, graph, id_dim=8)
+    views, known = att.views("user", users)
+    k = [r for r, _ in graph.views("user")].index(anchor)
+    expect = model.entity.weight[graph.user_entity[users]] + model.relation.weight[anchor]
+    assert torch.allclose(views[:, k], expect) and bool(known.all())
+
+
+def test_attention_pools_views_and_zeroes_unknown_ids(ml):
+    data, graph = ml
+    torch.manual_seed(0)
+    model = _build({"model": "transe", "dim": 8, "p": 2, "anchors": []}, graph)
+    att = KGEAttention(model, graph, id_dim=8)
+    ids = torch.tensor([0, int(torch.nonzero(graph.item_entity >= 0)[0])])  # row 0 = OOV, then a known item
+    pooled = att.pool("item", ids, torch.randn(2, 8))
+    w = att.last_attention["item"]
+    assert torch.allclose(w.sum(1), torch.ones(2)) and (w >= 0).all()
+    assert torch.equal(pooled[0], torch.zeros(8)) and pooled[1].abs().sum() > 0
+    # the pooled vector is a convex combination of the item's views
+    views, _ = att.views("item", ids[1:])
+    assert torch.allclose(pooled[1], (w[1][:, None] * views[0]).sum(0), atol=1e-6)
+
+
+def test_id_tables_and_features_take_kge_vectors(ml):
+    data, graph = ml
+    torch.manual_seed(0)
+    kge = _build({"model": "transr", "dim": 8, "p": 2, "anchors": []}, graph)
+    trained = torch.ones(graph.triples.n_entities, dtype=torch.bool)
+    trained[graph.item_entity[graph.item_entity >= 0][:3]] = False  # pretend 3 items never got a training edge
+    cfg = {"model": {"embed_dim": 4, "cross_layers": 1, "hidden": [8]}}
+    model = model_from_cfg(cfg, data.schema)
+    before = model.id_table("item").table.weight.detach().clone()
+    counts = init_id_tables(model, kge, graph, trained)
+    table = model.id_table("item").table.weight.detach()
+    rows = torch.nonzero(graph.item_entity >= 0).squeeze(1)
+    ok = rows[trained[graph.item_entity[rows]]]
+    assert counts["item"] == len(ok) == len(rows) - 3
+    assert torch.equal(table[ok], kge.entity.weight.detach()[graph.item_entity[ok]])
+    untouched = torch.tensor(sorted(set(range(len(table))) - set(ok.tolist())))
+    assert torch.equal(table[untouched], before[untouched])
+    feats = KGEFeatures(kge_vectors(kge, graph, trained, "user"), kge_vectors(kge, graph, trained, "item"))
+    batch = {"user": torch.tensor([0, 1]), "item": torch.tensor([0, int(ok[0])])}
+    out = feats(batch)
+    assert out.shape == (2, 16) and torch.equal(out[0], torch.zeros(16))
+    assert torch.equal(out[1, 8:], kge.entity.weight.detach()[graph.item_entity[ok[0]]])
+
+
+def test_configs_share_one_kge_cache_per_dataset_and_model():
+    """lp-<kge> and the ranking variants must hash the same KGE block, or the cache would retrain."""
+    blocks = {}
+    for path in config_files("transra"):
+        cfg = C.load(path)
+        if "kge" not in cfg:
+            continue
+        for profile in ("quick", "full"):
+            r = C.resolve(cfg, profile)
+            key = (r["dataset"].removesuffix("-graph"), profile)
+            block = {k: v for k, v in kge_settings(r).items() if k != "model"}
+            blocks.setdefault(key, []).append((block, r["data"], r.get("graph")))
+    assert len(blocks) == 4
+    for entries in blocks.values():
+        assert all(e == entries[0] for e in entries)
+
+
+@pytest.mark.slow
+def test_end_to_end_quick_run_and_kge_cache(data_dir):
+    from common.experiment import run_experiment
+    from common.registry import find_config
+
+    out = run_experiment(find_config("transra", "amazon-musical-instruments-ctr", "kge-attention-transra"),
+                         profile="quick", seed=0)
+    rec = out.record
+    assert 0.5 < rec["metrics"]["test"]["auc"] <= 1.0
+    assert rec["kge"]["cache"] == "miss" and "mrr" in rec["kge"]["link_prediction"]["test"]
+    lp = run_experiment(find_config("transra", "amazon-musical-instruments-ctr-graph", "lp-transra"),
+                        profile="quick", seed=0).record
+    assert lp["kge"]["cache"] == "hit"
+    assert lp["metrics"]["test"] == rec["kge"]["link_prediction"]["test"]
