@@ -3,12 +3,22 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 import torch
 
 from common.ranking.ctr_data import load_criteo_ctr, load_ml100k_ctr, sample_negatives, window_split
 from common.ranking.models import DCNv2
 from common.ranking.module import make_optimizers
 
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models: extra threads only add synchronisation cost on a shared 2-core machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 def test_window_split_quantiles_and_ties():
     times = np.array([5, 1, 2, 2, 3, 4, 4, 6, 7, 8])
@@ -54,6 +64,10 @@ def test_criteo_rows_run_through_backbone(data_dir):
     data = load_criteo_ctr("criteo-900", val_frac=0.2, split_seed=0, min_count=2)
     assert data.schema.id_fields == [] and len(data.schema.cat_fields) == 26 and len(data.schema.numeric) == 13
     assert sorted(len(v["y"]) for v in data.windows.values()) == [90, 90, 720]
+    cat = torch.cat([w["cat"] for w in data.windows.values()])
+    for j, (off, card) in enumerate(zip(data.schema.cat_offsets(), data.schema.cat_cardinalities)):
+        assert off <= cat[:, j].min() and cat[:, j].max() < off + card  # each field owns its rows
+    assert sum(data.schema.cat_cardinalities) == data.schema.cat_size
     torch.manual_seed(0)
     model = DCNv2(data.schema, embed_dim=4, hidden=(32,))
     batch = data.windows["train"]

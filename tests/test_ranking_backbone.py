@@ -7,10 +7,20 @@ import torch
 from common.lightning import make_loader
 from common.metrics import binary_metrics
 from common.ranking.embedding import IdEmbedding, hash_ids
-from common.ranking.models import DCNv2, DNN, CrossNetV2, build_model
+from common.ranking.embedding import SPARSE_MIN_ROWS
+from common.ranking.models import DCNv2, DNN, CrossNetV2, FastDropout, build_model
 from common.ranking.module import CTRModule, make_optimizers, split_params
 from common.ranking.schema import FeatureSchema, IdField, MultiHotField
 
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models: extra threads only add synchronisation cost on a shared 2-core machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 def tiny_schema(buckets=None) -> FeatureSchema:
     return FeatureSchema([IdField("user", 50, dim=8, buckets=buckets), IdField("item", 40)], ["a", "b"], 12,
@@ -87,7 +97,7 @@ def test_hashing_range_and_collisions():
 
 def test_sparse_gradient_touches_only_looked_up_rows():
     torch.manual_seed(0)
-    model = DCNv2(tiny_schema(), embed_dim=4, hidden=(8,))
+    model = DCNv2(tiny_schema(), embed_dim=4, hidden=(8,), sparse=True)
     batch = tiny_batch(n=4)
     batch["user"] = torch.tensor([1, 5, 5, 9])
     user_w = model.id_table("user").table.weight
@@ -117,12 +127,15 @@ def test_load_pretrained_sets_rows_and_freezes():
 
 
 def test_frozen_table_gets_no_optimizer():
-    model = DCNv2(tiny_schema(), embed_dim=4, hidden=(8,))
+    model = DCNv2(tiny_schema(), embed_dim=4, hidden=(8,), sparse=True)
     model.id_table("user").load_pretrained(torch.ones(50, 8), freeze=True)
     model.id_table("item").load_pretrained(torch.ones(40, 4), freeze=True)
     dense, sparse = split_params(model)
-    assert sparse == []
-    assert [type(o).__name__ for o in make_optimizers(model, 1e-3)] == ["Adam"]
+    emb = model.embedding
+    assert {id(p) for p in sparse} == {id(emb.cat.weight), id(emb.bags["tags"].weight)}  # ID tables left out
+    assert all(id(p) not in {id(q) for q in sparse} for p in dense)
+    dense_only = DCNv2(tiny_schema(), embed_dim=4, hidden=(8,), sparse=False)
+    assert [type(o).__name__ for o in make_optimizers(dense_only, 1e-3)] == ["Adam"]
 
 
 def test_ctr_module_fits_with_lightning_and_reproduces(tmp_path):
@@ -142,3 +155,23 @@ def test_ctr_module_fits_with_lightning_and_reproduces(tmp_path):
         metrics, epochs = fit_evaluate(module, loaders, cfg, ctx)
         aucs.append(metrics["val"]["auc"])
     assert epochs == 3 and aucs[0] == aucs[1] and aucs[0] > 0.8  # training data: it must fit
+
+
+def test_fast_dropout_rate_and_scale():
+    torch.manual_seed(0)
+    drop = FastDropout(0.2)
+    x = torch.ones(200_000)
+    y = drop(x)
+    kept = y != 0
+    assert abs(1 - kept.float().mean().item() - 51 / 256) < 0.005  # p rounded to 51/256
+    assert torch.allclose(y[kept], torch.full_like(y[kept], 256 / 205))  # inverted scaling keeps E[y] = x
+    drop.eval()
+    assert drop(x).equal(x)
+
+
+def test_auto_sparse_only_for_large_tables():
+    schema = FeatureSchema([IdField("user", SPARSE_MIN_ROWS), IdField("item", 10)])
+    emb = DNN(schema, embed_dim=2, hidden=(4,)).embedding
+    assert emb.ids["user"].table.sparse and not emb.ids["item"].table.sparse
+    hashed = FeatureSchema([IdField("user", 10 * SPARSE_MIN_ROWS, buckets=1000)])
+    assert not DNN(hashed, embed_dim=2, hidden=(4,)).embedding.ids["user"].table.sparse  # table rows count

@@ -114,7 +114,8 @@ def build(name: str, frame: pd.DataFrame, split: dict[str, np.ndarray], *, fit_r
         bags.append(MultiHotField(col, len(vocab) + 1))
     if num_cols:
         tensors["num"] = torch.as_tensor(frame[list(num_cols)].to_numpy(np.float32))
-    schema = FeatureSchema(id_fields, list(cat_cols), enc.size if enc else 0, bags, list(num_cols))
+    cards = [len(enc.vocab[c]) + 1 for c in cat_cols] if enc else []
+    schema = FeatureSchema(id_fields, list(cat_cols), enc.size if enc else 0, bags, list(num_cols), cards)
     windows = {w: {k: t[torch.as_tensor(idx)] for k, t in tensors.items()} for w, idx in split.items()}
     pre = frame.iloc[split.get("pretrain", np.zeros(0, np.int64))]
     if "sampled" in pre:

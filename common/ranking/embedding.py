@@ -6,7 +6,8 @@ into a fixed bucket count (so the table size does not grow with the id space), s
 updates lazily), and ``load_pretrained`` — the hook through which KGE / contrastive vectors from
 the pretraining window initialise the table, frozen or finetuned.
 
-``FeatureEmbedding`` turns a batch (see ``schema``) into one flat vector per row: ID tables,
+``FeatureEmbedding(sparse='auto')`` makes every table of at least ``SPARSE_MIN_ROWS`` rows sparse
+(``True``/``False`` force it). ``FeatureEmbedding`` turns a batch (see ``schema``) into one flat vector per row: ID tables,
 the shared attribute table (one lookup for all single-valued fields), pooled multi-hot bags and
 numeric fields (each a learned vector scaled by the value, as FuxiCTR does, or passed raw).
 """
@@ -17,6 +18,9 @@ from torch import nn
 
 from .schema import FeatureSchema
 
+# sparse="auto": below this many rows a dense gradient + fused dense Adam is cheaper than building,
+# coalescing and applying a sparse gradient (measured on ML-100K's <2k-row tables; see benchmarks/README.md).
+SPARSE_MIN_ROWS = 100_000
 HASH_PRIME = 1_000_000_007  # multiplicative hash; coprime with any bucket count < 1e9 except its multiples
 
 
@@ -73,16 +77,23 @@ class IdEmbedding(nn.Module):
 class FeatureEmbedding(nn.Module):
     """batch -> (B, out_dim): concatenation of every field's embedding."""
 
-    def __init__(self, schema: FeatureSchema, embed_dim: int = 16, numeric: str = "embed", sparse_ids: bool = True):
+    def __init__(self, schema: FeatureSchema, embed_dim: int = 16, numeric: str = "embed",
+                 sparse: bool | str = "auto"):
         super().__init__()
         if numeric not in ("embed", "raw"):
             raise ValueError(f"numeric must be 'embed' or 'raw', got {numeric!r}")
         self.schema, self.embed_dim, self.numeric_mode = schema, embed_dim, numeric
-        self.ids = nn.ModuleDict({f.name: IdEmbedding(f.num_ids, f.dim or embed_dim, f.buckets, sparse_ids)
-                                  for f in schema.id_fields})
-        self.cat = nn.Embedding(schema.cat_size, embed_dim) if schema.cat_fields else None
-        self.bags = nn.ModuleDict({m.name: nn.EmbeddingBag(m.vocab_size, embed_dim, mode=m.mode, padding_idx=0)
-                                   for m in schema.multi_hot})
+
+        def is_sparse(rows: int) -> bool:
+            return rows >= SPARSE_MIN_ROWS if sparse == "auto" else bool(sparse)
+
+        self.ids = nn.ModuleDict({f.name: IdEmbedding(f.num_ids, f.dim or embed_dim, f.buckets,
+                                                      is_sparse(f.buckets or f.num_ids)) for f in schema.id_fields})
+        # The attribute table of Criteo-like data is itself millions of rows: sparse like the ID tables.
+        self.cat = (nn.Embedding(schema.cat_size, embed_dim, sparse=is_sparse(schema.cat_size))
+                    if schema.cat_fields else None)
+        self.bags = nn.ModuleDict({m.name: nn.EmbeddingBag(m.vocab_size, embed_dim, mode=m.mode, padding_idx=0,
+                                                           sparse=is_sparse(m.vocab_size)) for m in schema.multi_hot})
         n_num = len(schema.numeric)
         self.num = nn.Parameter(torch.randn(n_num, embed_dim) * 1e-2) if n_num and numeric == "embed" else None
         for emb in [self.cat, *self.bags.values()]:

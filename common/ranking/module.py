@@ -1,8 +1,8 @@
 """Lightning module for CTR models with large sparse ID tables: two optimisers, one step.
 
 Dense Adam cannot take sparse gradients and updating a whole multi-million-row table each step
-is the cost large ID tables exist to avoid, so parameters are split: every ``nn.Embedding(sparse=True)``
-weight goes to ``torch.optim.SparseAdam`` (lazy Adam: only looked-up rows move), everything else to
+is the cost large ID tables exist to avoid, so parameters are split: every sparse embedding
+weight (ID tables, the attribute table, multi-hot bags) goes to ``torch.optim.SparseAdam`` (lazy Adam: only looked-up rows move), everything else to
 Adam (with ``weight_decay``). Lightning 2.x runs several optimisers only under manual optimisation,
 so ``CTRModule`` steps both itself; metrics, checkpoints (both optimiser states), early stopping and
 resume stay those of ``SupervisedModule`` / ``common.train.fit_evaluate``. Frozen tables
@@ -17,8 +17,8 @@ from ..lightning import SupervisedModule
 
 
 def split_params(model: nn.Module) -> tuple[list, list]:
-    """(dense, sparse) trainable parameters; sparse = weights of ``nn.Embedding(sparse=True)``."""
-    sparse_ids = {id(m.weight) for m in model.modules() if isinstance(m, nn.Embedding) and m.sparse}
+    """(dense, sparse) trainable parameters; sparse = weights of ``nn.Embedding/EmbeddingBag(sparse=True)``."""
+    sparse_ids = {id(m.weight) for m in model.modules() if isinstance(m, (nn.Embedding, nn.EmbeddingBag)) and m.sparse}
     dense, sparse = [], []
     for p in model.parameters():
         if p.requires_grad:
@@ -31,7 +31,8 @@ def make_optimizers(model: nn.Module, lr: float, sparse_lr: float | None = None,
     dense, sparse = split_params(model)
     opts: list[torch.optim.Optimizer] = []
     if dense:
-        opts.append(torch.optim.Adam(dense, lr=lr, weight_decay=weight_decay))
+        # fused: one kernel for all dense tensors instead of a loop of small ops (CPU supports it since torch 2.4)
+        opts.append(torch.optim.Adam(dense, lr=lr, weight_decay=weight_decay, fused=True))
     if sparse:
         opts.append(torch.optim.SparseAdam(sparse, lr=sparse_lr or lr))
     return opts

@@ -43,6 +43,15 @@ class FeatureSchema:
     cat_size: int = 0  # rows of the shared attribute table (CategoricalEncoder.size)
     multi_hot: list[MultiHotField] = field(default_factory=list)
     numeric: list[str] = field(default_factory=list)  # columns of batch["num"], in order
+    cat_cardinalities: list[int] = field(default_factory=list)  # rows per attribute field (OOV incl.), in order
+
+    def cat_offsets(self) -> list[int]:
+        """First row of each attribute field in the shared table (local id = global id - offset)."""
+        out, acc = [], 0
+        for n in self.cat_cardinalities:
+            out.append(acc)
+            acc += n
+        return out
 
     @property
     def n_fields(self) -> int:

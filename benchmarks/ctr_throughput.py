@@ -1,0 +1,368 @@
+"""Training throughput of our DCNv2 beside FuxiCTR's DCNv2 and DeepCTR-Torch's DCN (matrix = DCNv2 cross).
+
+    python benchmarks/ctr_throughput.py [--peers-python /tmp/ctr-peers-venv/bin/python] [--seeds 3]
+
+Peers are not project dependencies: install them in their own venv (torch==2.13.0 first, then
+fuxictr==2.3.10 'polars<2' deepctr-torch==0.3.0 requests). FuxiCTR's wheel has no DCNv2 class, so it
+is composed here from the wheel's own BaseModel, FeatureEmbedding, CrossNetV2 and MLP_Block in
+FuxiCTR's parallel DCNv2 structure. Each (implementation, dataset) runs in its own process, one at a
+time, with one torch thread; the parent writes results/benchmarks/ctr_throughput.json and prints a
+markdown table.
+
+Datasets (encoded once by `prepare`, excluded from timing; every implementation gets the same ids):
+  ml-100k-ctr    the backbone's ML-100K CTR proxy (common.ranking.ctr_data): user, item, gender, age,
+                 occupation, zip, year (categorical) + genres (multi-hot, mean-pooled). Trained E epochs on
+                 the ranking-train window; test AUC at the best validation epoch; samples/s over train steps.
+  criteo-synth   SYNTHETIC rows in the Criteo schema: 13 numeric + 26 categorical fields with the Kaggle
+                 DAC per-field cardinalities (torchrec KAGGLE_NUM_EMBEDDINGS_PER_FEATURE) capped at
+                 --cap rows per field (hash-bucket cap), Zipf-distributed ids, random labels (throughput only).
+
+What is timed: forward, loss, backward and optimiser step of each library's own training step (FuxiCTR:
+BaseModel.train_step incl. its gradient clipping at norm 10; DeepCTR: the body of BaseModel.fit's loop,
+sum-reduced BCE; ours: CTRModule's step, Adam + SparseAdam), on batches sliced from in-memory tensors.
+No regulariser anywhere (FuxiCTR None, DeepCTR l2=0, ours weight_decay 0); Adam lr 1e-3 for all.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+WORK = Path(os.environ.get("CTR_BENCH_DIR", "/tmp/ctr_bench"))
+KAGGLE_CARDS = [1460, 583, 10131227, 2202608, 305, 24, 12517, 633, 3, 93145, 5683, 8351593, 3194, 27, 14992,
+                5461306, 10, 5652, 2173, 4, 7046547, 18, 15, 286181, 105, 142572]
+SETTINGS = {  # identical for every implementation
+    "ml-100k-ctr": dict(embed_dim=16, cross_layers=3, hidden=[256, 128], dropout=0.2, lr=1e-3, batch_size=1024, epochs=6),
+    "criteo-synth": dict(embed_dim=16, cross_layers=3, hidden=[400, 400, 400], dropout=0.0, lr=1e-3, batch_size=4096,
+                         warmup=3, steps=20),
+}
+
+
+# ---------------------------------------------------------------- data (system python, repo importable)
+def prepare(cap: int, rows: int) -> None:
+    """Encode both datasets once into .npz: per-field local ids, bags, numerics, labels, window indices."""
+    sys.path.insert(0, str(REPO))
+    from common.ranking.ctr_data import load_ctr
+
+    WORK.mkdir(parents=True, exist_ok=True)
+    d = load_ctr("ml-100k-ctr")
+    arrays, meta = {}, {"categorical": {}, "bags": {}, "numeric": [], "windows": {}}
+    order = ["train", "val", "test"]
+    full = {k: np.concatenate([d.windows[w][k].numpy() for w in order]) for k in d.windows["train"]}
+    start = 0
+    for w in order:
+        n = len(d.windows[w]["y"])
+        meta["windows"][w] = [start, start + n]
+        start += n
+    for f in d.schema.id_fields:
+        arrays[f.name] = full[f.name]
+        meta["categorical"][f.name] = f.num_ids
+    for j, (name, off, card) in enumerate(zip(d.schema.cat_fields, d.schema.cat_offsets(), d.schema.cat_cardinalities)):
+        arrays[name] = full["cat"][:, j] - off
+        meta["categorical"][name] = card
+    for b in d.schema.multi_hot:
+        arrays[b.name] = full[b.name]
+        meta["bags"][b.name] = b.vocab_size
+    arrays["label"] = full["y"].astype(np.float32)
+    np.savez(WORK / "ml-100k-ctr.npz", **arrays)
+    (WORK / "ml-100k-ctr.json").write_text(json.dumps(meta))
+
+    rng = np.random.default_rng(0)
+    cards = [min(c, cap) for c in KAGGLE_CARDS]
+    arrays = {"label": (rng.random(rows) < 0.25).astype(np.float32)}
+    meta = {"categorical": {}, "bags": {}, "numeric": [f"I{i}" for i in range(1, 14)], "windows": {"train": [0, rows]},
+            "cards_source": "torchrec KAGGLE_NUM_EMBEDDINGS_PER_FEATURE (Criteo Kaggle DAC)", "cap": cap}
+    for i, card in enumerate(cards, 1):
+        arrays[f"C{i}"] = np.minimum(rng.zipf(1.2, rows) - 1, card - 1).astype(np.int64)
+        meta["categorical"][f"C{i}"] = card
+    arrays["num"] = np.log1p(rng.exponential(5.0, (rows, 13))).astype(np.float32)
+    np.savez(WORK / "criteo-synth.npz", **arrays)
+    (WORK / "criteo-synth.json").write_text(json.dumps(meta))
+
+
+def load(name: str):
+    import torch
+
+    arrays = np.load(WORK / f"{name}.npz")
+    meta = json.loads((WORK / f"{name}.json").read_text())
+    return {k: torch.as_tensor(arrays[k]) for k in arrays.files}, meta
+
+
+# ---------------------------------------------------------------- implementations: (model, step, predict)
+def build_ours(data, meta, s, numeric="embed"):
+    import torch
+
+    sys.path.insert(0, str(REPO))
+    from common.ranking import DCNv2, FeatureSchema, IdField, MultiHotField
+    from common.ranking.module import make_optimizers
+
+    ids = [n for n in meta["categorical"] if n in ("user", "item")]
+    cats = [n for n in meta["categorical"] if n not in ids]
+    cards = [meta["categorical"][n] for n in cats]
+    schema = FeatureSchema([IdField(n, meta["categorical"][n]) for n in ids], cats, sum(cards),
+                           [MultiHotField(b, v) for b, v in meta["bags"].items()], meta["numeric"], cards)
+    offsets = torch.as_tensor(schema.cat_offsets())
+    batch_all = {n: data[n] for n in ids + list(meta["bags"])}
+    batch_all["cat"] = torch.stack([data[n] for n in cats], 1) + offsets
+    if meta["numeric"]:
+        batch_all["num"] = data["num"]
+    y_all = data["label"]
+    model = DCNv2(schema, s["embed_dim"], s["cross_layers"], tuple(s["hidden"]), s["dropout"], numeric=numeric)
+    opts = make_optimizers(model, s["lr"])
+    bf16 = os.environ.get("BENCH_BF16") == "1"
+
+    def step(idx):
+        batch = {k: v[idx] for k, v in batch_all.items()}
+        for o in opts:
+            o.zero_grad()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            logits = model(batch)
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits.float(), y_all[idx])
+        loss.backward()
+        for o in opts:
+            o.step()
+
+    def predict(idx):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            return torch.sigmoid(model({k: v[idx] for k, v in batch_all.items()}).float())
+
+    return model, step, predict
+
+
+def build_fuxictr(data, meta, s):
+    from collections import OrderedDict
+
+    import torch
+    from fuxictr.features import FeatureMap
+    from fuxictr.pytorch.layers import CrossNetV2, FeatureEmbedding, MLP_Block
+    from fuxictr.pytorch.models import BaseModel
+
+    fmap = FeatureMap("bench", str(WORK / "fuxictr"))
+    features = OrderedDict()
+    for n in meta["numeric"]:
+        features[n] = {"type": "numeric", "source": ""}
+    for n, card in meta["categorical"].items():
+        features[n] = {"type": "categorical", "vocab_size": card, "source": ""}
+    for n, vocab in meta["bags"].items():
+        features[n] = {"type": "sequence", "vocab_size": vocab, "max_len": int(data[n].shape[1]), "padding_idx": 0,
+                       "feature_encoder": "layers.MaskedAveragePooling()", "source": ""}
+    fmap.features, fmap.labels, fmap.default_emb_dim = features, ["label"], s["embed_dim"]
+    fmap.num_fields = fmap.get_num_fields()
+
+    class DCNv2(BaseModel):  # FuxiCTR's DCNv2, model_structure="parallel", full-rank cross layers
+        def __init__(self, feature_map, **kw):
+            super().__init__(feature_map, model_id="DCNv2", gpu=-1, embedding_regularizer=None,
+                             net_regularizer=None, model_root=str(WORK / "fuxictr"), verbose=0, metrics=["AUC"])
+            self.embedding_layer = FeatureEmbedding(feature_map, kw["embed_dim"])
+            d = feature_map.sum_emb_out_dim()
+            self.crossnet = CrossNetV2(d, kw["cross_layers"])
+            self.parallel_dnn = MLP_Block(input_dim=d, output_dim=None, hidden_units=kw["hidden"],
+                                          hidden_activations="ReLU", output_activation=None,
+                                          dropout_rates=kw["dropout"], batch_norm=False)
+            self.fc = torch.nn.Linear(d + kw["hidden"][-1], 1)
+            self.compile("adam", "binary_crossentropy", kw["lr"])
+            self.reset_parameters()
+            self.model_to_device()
+
+        def forward(self, inputs):
+            x = self.embedding_layer(self.get_inputs(inputs), flatten_emb=True)
+            out = self.fc(torch.cat([self.crossnet(x), self.parallel_dnn(x)], dim=-1))
+            return {"y_pred": self.output_activation(out)}
+
+    model = DCNv2(fmap, **s)
+    model._max_gradient_norm = 10.0  # BaseModel.fit's default
+    cols = {n: data[n] for n in features if n not in meta["numeric"]}
+    cols.update({n: data["num"][:, j] for j, n in enumerate(meta["numeric"])})
+    cols["label"] = data["label"]
+
+    def step(idx):
+        model.train_step({k: v[idx] for k, v in cols.items()})
+
+    def predict(idx):
+        return model({k: v[idx] for k, v in cols.items()})["y_pred"].flatten()
+
+    return model, step, predict
+
+
+def build_deepctr(data, meta, s):
+    import torch
+    import torch.nn.functional as F
+    from deepctr_torch.inputs import DenseFeat, SparseFeat, VarLenSparseFeat
+    from deepctr_torch.models import DCN
+
+    d = s["embed_dim"]
+    columns = [SparseFeat(n, card, embedding_dim=d) for n, card in meta["categorical"].items()]
+    columns += [VarLenSparseFeat(SparseFeat(n, vocab, embedding_dim=d), maxlen=int(data[n].shape[1]), combiner="mean")
+                for n, vocab in meta["bags"].items()]
+    columns += [DenseFeat(n, 1) for n in meta["numeric"]]
+    model = DCN(columns, columns, cross_num=s["cross_layers"], cross_parameterization="matrix",
+                dnn_hidden_units=tuple(s["hidden"]), l2_reg_linear=0, l2_reg_embedding=0, l2_reg_cross=0,
+                l2_reg_dnn=0, dnn_dropout=s["dropout"], task="binary", device="cpu", seed=int(os.environ["BENCH_SEED"]))
+    model.compile(torch.optim.Adam(model.parameters(), lr=s["lr"]), "binary_crossentropy")
+    parts = []
+    for name, (lo, hi) in sorted(model.feature_index.items(), key=lambda kv: kv[1][0]):
+        if name in meta["numeric"]:
+            parts.append(data["num"][:, meta["numeric"].index(name)][:, None])
+        else:
+            col = data[name]
+            parts.append((col if col.dim() == 2 else col[:, None]).float())
+    X, y = torch.cat(parts, 1), data["label"]
+    opt = model.optim
+
+    def step(idx):  # the body of deepctr_torch BaseModel.fit's batch loop
+        model.train()
+        pred = model(X[idx]).squeeze(-1)
+        opt.zero_grad()
+        loss = F.binary_cross_entropy(pred, y[idx], reduction="sum") + model.get_regularization_loss() + model.aux_loss
+        loss.backward()
+        opt.step()
+
+    def predict(idx):
+        return model(X[idx]).flatten()
+
+    return model, step, predict
+
+
+# ---------------------------------------------------------------- one worker process
+def worker(impl: str, dataset: str, seed: int, numeric: str) -> dict:
+    import torch
+    from sklearn.metrics import roc_auc_score
+
+    torch.set_num_threads(1)
+    torch.manual_seed(seed)
+    os.environ["BENCH_SEED"] = str(seed)
+    s = SETTINGS[dataset]
+    data, meta = load(dataset)
+    if impl == "ours":
+        model, step, predict = build_ours(data, meta, s, numeric)
+    else:
+        model, step, predict = {"fuxictr": build_fuxictr, "deepctr": build_deepctr}[impl](data, meta, s)
+    n_params = sum(p.numel() for p in model.parameters())
+    bs = s["batch_size"]
+    lo, hi = meta["windows"]["train"]
+    g = torch.Generator().manual_seed(seed)
+    out = {"impl": impl, "dataset": dataset, "seed": seed, "numeric": numeric, "params": n_params,
+           "bf16": os.environ.get("BENCH_BF16") == "1", "batch_size": bs, "torch": torch.__version__}
+    if dataset == "criteo-synth":
+        order = lo + torch.randperm(hi - lo, generator=g)
+        batches = [order[i * bs:(i + 1) * bs] for i in range(s["warmup"] + s["steps"])]
+        model.train()
+        for idx in batches[:s["warmup"]]:
+            step(idx)
+        t0, c0 = time.perf_counter(), time.process_time()
+        for idx in batches[s["warmup"]:]:
+            step(idx)
+        out["samples_per_s"] = s["steps"] * bs / (time.perf_counter() - t0)
+        out["samples_per_cpu_s"] = s["steps"] * bs / (time.process_time() - c0)
+    else:
+        train_time, cpu_time, n_train, best = 0.0, 0.0, 0, (-1.0, None, None)
+        for epoch in range(s["epochs"]):
+            model.train()
+            order = lo + torch.randperm(hi - lo, generator=g)
+            t0, c0 = time.perf_counter(), time.process_time()
+            for i in range(0, len(order), bs):
+                step(order[i:i + bs])
+            train_time += time.perf_counter() - t0
+            cpu_time += time.process_time() - c0
+            n_train += len(order)
+            model.eval()
+            with torch.no_grad():
+                auc = {w: roc_auc_score(data["label"][a:b].numpy(), predict(torch.arange(a, b)).numpy())
+                       for w, (a, b) in meta["windows"].items() if w != "train"}
+            if auc["val"] > best[0]:
+                best = (auc["val"], auc["test"], epoch)
+        out.update(samples_per_s=n_train / train_time, samples_per_cpu_s=n_train / cpu_time, val_auc=best[0], test_auc=best[1], best_epoch=best[2])
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+# ---------------------------------------------------------------- parent: run everything, one at a time
+def run_one(python: str, impl: str, dataset: str, seed: int, numeric: str = "embed", bf16: bool = False) -> dict:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "BENCH_BF16": "1" if bf16 else "0", "PYTHONPATH": str(REPO)}
+    cmd = [python, __file__, "worker", impl, dataset, "--seed", str(seed), "--numeric", numeric]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{impl}/{dataset} failed:\n{proc.stderr[-3000:]}")
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    print(json.dumps(res), file=sys.stderr)
+    return res
+
+
+def table(runs: list[dict]) -> str:
+    """Median throughput over runs of each (dataset, impl, variant), mean ± std test AUC; ratios are of
+    samples per CPU-second (1 thread) against FuxiCTR / DeepCTR on the same data: the machine is
+    shared, so CPU time of the process is the steadier clock; wall-clock is reported beside it."""
+    import statistics as st
+
+    groups: dict = {}
+    for r in runs:
+        key = (r["dataset"], r["impl"] + (" (bf16)" if r["bf16"] else "") + (" numeric=raw" if r["numeric"] == "raw" else ""))
+        groups.setdefault(key, []).append(r)
+    lines = ["| data | implementation | samples/s (wall) | samples/CPU-s | vs FuxiCTR | vs DeepCTR | test AUC "
+             "| peak RSS MB | runs |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+
+    def mean(rs, key):
+        return st.median(r[key] for r in rs) if rs else float("nan")
+
+    for (data, impl), rs in sorted(groups.items()):
+        wall, cpu = mean(rs, "samples_per_s"), mean(rs, "samples_per_cpu_s")
+        ref = {p: mean(groups.get((data, p), []), "samples_per_cpu_s") for p in ("fuxictr", "deepctr")}
+        aucs = [r["test_auc"] for r in rs if "test_auc" in r]
+        auc = f"{st.mean(aucs):.4f} ± {st.stdev(aucs):.4f}" if len(aucs) > 1 else (f"{aucs[0]:.4f}" if aucs else "-")
+        lines.append(f"| {data} | {impl} | {wall:,.0f} | {cpu:,.0f} | {cpu / ref['fuxictr']:.2f}× | "
+                     f"{cpu / ref['deepctr']:.2f}× | {auc} | {max(r['peak_rss_mb'] for r in rs):,.0f} | {len(rs)} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--peers-python", default="/tmp/ctr-peers-venv/bin/python")
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--cap", type=int, default=1_000_000)
+    ap.add_argument("--rows", type=int, default=4096 * 23)
+    ap.add_argument("--out", default=str(REPO / "results" / "benchmarks" / "ctr_throughput.json"))
+    args = ap.parse_args()
+    prepare(args.cap, args.rows)
+    me = sys.executable
+    runs = []
+    for seed in range(args.seeds):
+        for impl, py in (("ours", me), ("fuxictr", args.peers_python), ("deepctr", args.peers_python)):
+            runs.append(run_one(py, impl, "ml-100k-ctr", seed))
+        runs.append(run_one(me, "ours", "ml-100k-ctr", seed, bf16=True))
+        for impl, py, numeric in (("ours", me, "embed"), ("fuxictr", args.peers_python, "embed"),
+                                  ("deepctr", args.peers_python, "embed"), ("ours", me, "raw")):
+            runs.append(run_one(py, impl, "criteo-synth", seed, numeric))
+        runs.append(run_one(me, "ours", "criteo-synth", seed, bf16=True))
+    md = table(runs)
+    print(md)
+    from platform import processor
+
+    record = {"benchmark": "ctr_throughput", "settings": SETTINGS, "cap": args.cap, "rows": args.rows,
+              "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "cpu": processor() or os.uname().machine,
+              "threads": 1, "runs": runs, "table_md": md,
+              "peers": subprocess.run([args.peers_python, "-m", "pip", "freeze"], capture_output=True,
+                                      text=True).stdout.split()}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(record, indent=1))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "worker":
+        ap = argparse.ArgumentParser()
+        ap.add_argument("cmd")
+        ap.add_argument("impl")
+        ap.add_argument("dataset")
+        ap.add_argument("--seed", type=int, default=0)
+        ap.add_argument("--numeric", default="embed")
+        a = ap.parse_args()
+        print(json.dumps(worker(a.impl, a.dataset, a.seed, a.numeric)))
+    else:
+        main()
