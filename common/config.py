@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-NOT_HASHED = ("profiles", "reference", "source")
+NOT_HASHED = ("profiles", "reference", "source", "tuned_from")  # tuned_from: provenance of a configs/tuned/ file
 
 
 def deep_merge(base: dict, update: dict) -> dict:

@@ -40,7 +40,9 @@ def run_experiment(cfg_path: Path | str, *, profile: str = "quick", seed: int = 
                    ctx: RunContext | None = None, kind: str = "run", write: bool = True, rerun: bool = False,
                    tuned_from: dict | None = None, extra: dict | None = None, run_dir: Path | None = None) -> Outcome:
     """``run_dir`` (checkpoints, logs) defaults to one folder per config and seed; tuning trials pass
-    their own so that two workers trying the same config at once never share a checkpoint folder."""
+    their own so that two workers trying the same config at once never share a checkpoint folder.
+    A configs/tuned/ file carries its study in ``tuned_from``; its records inherit it, so the leaderboard
+    labels them tuned however they were started (reprorec tune, run --tuned, reproduce --profile full)."""
     raw = C.load(cfg_path)
     cfg = C.resolve(raw, profile, overrides)
     chash = C.config_hash(cfg)
@@ -49,7 +51,8 @@ def run_experiment(cfg_path: Path | str, *, profile: str = "quick", seed: int = 
     if write and path.exists() and not rerun:
         return Outcome(name, "skipped", json.loads(path.read_text()), path)
     method = registry.method(cfg["paper"], cfg["method"])
-    run_dir = run_dir or runs_root() / cfg["paper"] / cfg["dataset"] / cfg["method"] / profile / f"{kind}-{seed}-{chash}"
+    run_dir = run_dir or runs_root() / cfg["paper"] / cfg["dataset"] / cfg["method"] / profile / \
+        f"{kind}-{seed}-{chash}"
     ctx = replace(ctx or RunContext(), seed=seed, run_dir=run_dir)
     set_threads()
     L.seed_everything(seed, workers=True, verbose=False)
@@ -59,7 +62,7 @@ def run_experiment(cfg_path: Path | str, *, profile: str = "quick", seed: int = 
     wall = time.perf_counter() - t0
     record = build_record(cfg=cfg, config_hash=chash, seed=seed, metrics=result.metrics, data_files=result.data_files,
                           split_fingerprint=result.split_fingerprint, wall_time_s=wall, epochs=result.epochs,
-                          tuned_from=tuned_from, extra={**(extra or {}), **result.extra})
+                          tuned_from=tuned_from or raw.get("tuned_from"), extra={**(extra or {}), **result.extra})
     if write:
         if rerun and path.exists():
             path.unlink()

@@ -96,7 +96,8 @@ def build_record(*, cfg: dict, config_hash: str, seed: int, metrics: dict, data_
         "seed": seed,
         "tuned_from": tuned_from,
         "metrics": metrics,
-        "config": {k: v for k, v in cfg.items() if not k.startswith("_") and k not in ("profiles", "reference")},
+        "config": {k: v for k, v in cfg.items()
+                   if not k.startswith("_") and k not in ("profiles", "reference", "tuned_from")},
         "config_hash": config_hash,
         "config_file": os.path.relpath(cfg["_file"], REPO_ROOT) if cfg.get("_file") else None,
         "data": {"files": dict(sorted(data_files.items())), "split": split_fingerprint},

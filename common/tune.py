@@ -20,8 +20,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import random
-import re
 import shutil
 import socket
 import statistics
@@ -35,20 +33,16 @@ from optuna.trial import TrialState
 
 from . import config as C
 from . import registry
+from .tune_optuna import (PRUNERS, SAMPLERS, _NamedErrors, dry_run, make_pruner, make_sampler, make_storage, masked,
+                          pruning_callback, search_space, storage_kind)
 from .tune_report import _fixed, _leaves, _rel
 
-SAMPLERS = ("tpe", "random", "grid")
-PRUNERS = ("median", "hyperband", "none")
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
+MAX_CONSECUTIVE_FAILURES = 3
 
 
 def _say(msg: str) -> None:
     print(msg, flush=True)
-MAX_CONSECUTIVE_FAILURES = 3
-
-
-class SearchSpaceError(ValueError):
-    """A method's search space is missing or invalid (raised before any trial runs)."""
 
 
 class BudgetReached(Exception):
@@ -83,8 +77,6 @@ class TuneSpec:
         return Path(self.config) if self.config else registry.find_config(self.paper, self.dataset, self.method)
 
 
-# ---------------------------------------------------------------- storage, sampler, pruner
-
 def storage_url(spec: TuneSpec) -> str:
     if spec.storage:
         return spec.storage
@@ -93,197 +85,6 @@ def storage_url(spec: TuneSpec) -> str:
     path = (runs_root() / "tuning" / f"{spec.study_name}.db").resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{path}"
-
-
-def storage_kind(url: str) -> str:
-    """'sqlite', 'postgresql', ... — what records say; the URL itself may hold a password."""
-    return url.split(":", 1)[0].split("+", 1)[0]
-
-
-def masked(url: str) -> str:
-    return re.sub(r"//([^:/@]+):[^@/]*@", r"//\1:***@", url)
-
-
-def with_driver(url: str) -> str:
-    """``postgresql://`` means psycopg 3 to SQLAlchemy >= 2.1; use psycopg2 when only psycopg2 is installed."""
-    import importlib.util
-
-    scheme, sep, rest = url.partition("://")
-    if scheme in ("postgresql", "postgres") and importlib.util.find_spec("psycopg") is None \
-            and importlib.util.find_spec("psycopg2") is not None:
-        return f"postgresql+psycopg2://{rest}"
-    return url
-
-
-def make_storage(url: str, heartbeat: int) -> optuna.storages.RDBStorage:
-    """RDB storage with heartbeats: a trial whose worker stops beating for 3 intervals is failed and retried."""
-    from sqlalchemy.exc import DBAPIError
-
-    kw: dict = {"heartbeat_interval": heartbeat, "grace_period": 3 * heartbeat}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        if hasattr(optuna.storages, "RetryHeartbeatStaleTrialCallback"):  # optuna >= 4.9
-            kw["heartbeat_stale_trial_callback"] = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=2)
-        else:
-            kw["failed_trial_callback"] = optuna.storages.RetryFailedTrialCallback(max_retry=2)
-
-    for attempt in range(5):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                return optuna.storages.RDBStorage(with_driver(url), **kw)
-        except DBAPIError:  # workers started together race to create the schema: the loser retries
-            if attempt == 4:
-                raise
-            time.sleep(0.5 + random.random())
-
-
-class PerTrialSeed(optuna.samplers.BaseSampler):
-    """Rebuilds the sampler before each trial with a seed derived from (seed, trial number).
-
-    One sampler seeded once would replay the same "random" draws in a resumed worker or in a
-    second worker started with the same command (duplicate trials); seeding by trial number keeps
-    a single worker's study reproducible while every trial of a shared study draws differently.
-    """
-
-    def __init__(self, factory, seed: int):
-        self._factory, self._seed = factory, seed
-        self.inner = factory(seed)
-
-    def before_trial(self, study, trial):
-        self.inner = self._factory((self._seed * 1_000_003 + trial.number) % 2**32)
-        self.inner.before_trial(study, trial)
-
-    def infer_relative_search_space(self, study, trial):
-        return self.inner.infer_relative_search_space(study, trial)
-
-    def sample_relative(self, study, trial, search_space):
-        return self.inner.sample_relative(study, trial, search_space)
-
-    def sample_independent(self, study, trial, param_name, param_distribution):
-        return self.inner.sample_independent(study, trial, param_name, param_distribution)
-
-    def after_trial(self, study, trial, state, values):
-        self.inner.after_trial(study, trial, state, values)
-
-    def reseed_rng(self):
-        self.inner.reseed_rng()
-
-
-def grid_of(distributions: dict, points: int) -> dict[str, list]:
-    """A grid for GridSampler from the dry-run distributions: choices, integer steps, or `points`
-    values spread evenly (geometrically for log ranges) over a float range."""
-    import numpy as np
-
-    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
-
-    grid = {}
-    for name, d in distributions.items():
-        if isinstance(d, CategoricalDistribution):
-            grid[name] = list(d.choices)
-        elif isinstance(d, IntDistribution):
-            values = list(range(d.low, d.high + 1, d.step))
-            if len(values) > points:
-                spread = np.geomspace(d.low, d.high, points) if d.log else np.linspace(d.low, d.high, points)
-                values = sorted({d.low + d.step * round((v - d.low) / d.step) for v in spread})
-            grid[name] = [int(v) for v in values]
-        elif isinstance(d, FloatDistribution):
-            if d.step:
-                values = np.arange(d.low, d.high + d.step / 2, d.step)
-                values = values[np.linspace(0, len(values) - 1, min(points, len(values))).round().astype(int)]
-            else:
-                values = np.geomspace(d.low, d.high, points) if d.log else np.linspace(d.low, d.high, points)
-            grid[name] = [float(v) for v in values]
-        else:
-            raise SearchSpaceError(f"cannot build a grid for parameter {name!r} ({type(d).__name__})")
-    return grid
-
-
-def make_sampler(name: str, seed: int, distributions: dict, grid_points: int) -> PerTrialSeed:
-    if name == "tpe":
-        return PerTrialSeed(lambda s: optuna.samplers.TPESampler(seed=s), seed)
-    if name == "random":
-        return PerTrialSeed(lambda s: optuna.samplers.RandomSampler(seed=s), seed)
-    if name == "grid":
-        grid = grid_of(distributions, grid_points)
-        return PerTrialSeed(lambda s: optuna.samplers.GridSampler(grid, seed=s), seed)
-    raise ValueError(f"unknown sampler {name!r}; choose one of {', '.join(SAMPLERS)}")
-
-
-def make_pruner(name: str) -> optuna.pruners.BasePruner:
-    """Median: stop a trial whose epoch-k validation value is worse than the median of earlier trials at
-    epoch k (after 5 trials, from epoch 2). Hyperband: successive halving over epochs."""
-    if name == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)
-    if name == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource="auto", reduction_factor=3)
-    if name == "none":
-        return optuna.pruners.NopPruner()
-    raise ValueError(f"unknown pruner {name!r}; choose one of {', '.join(PRUNERS)}")
-
-
-def pruning_callback(trial: optuna.Trial, monitor: str):
-    """optuna-integration's Lightning pruning callback, reporting validation *during fit* only.
-
-    `fit_evaluate` re-validates the best checkpoint after fitting; the stock callback would report
-    that as one more epoch (and could prune a trial that has already finished training).
-    """
-    from lightning.pytorch.trainer.states import TrainerFn
-    from optuna_integration import PyTorchLightningPruningCallback
-
-    class FitPruning(PyTorchLightningPruningCallback):
-        def on_validation_end(self, trainer, pl_module):
-            if trainer.state.fn == TrainerFn.FITTING:
-                super().on_validation_end(trainer, pl_module)
-
-    return FitPruning(trial, monitor)
-
-
-# ---------------------------------------------------------------- search space
-
-class _NamedErrors:
-    """Wraps a trial so that a suggest_* call with an invalid range names the method and parameter."""
-
-    def __init__(self, trial, where: str):
-        self._trial, self._where = trial, where
-
-    def __getattr__(self, name):
-        attr = getattr(self._trial, name)
-        if not name.startswith("suggest_"):
-            return attr
-
-        def suggest(*args, **kwargs):
-            param = kwargs.get("name", args[0] if args else "?")
-            try:
-                return attr(*args, **kwargs)
-            except ValueError as exc:
-                raise SearchSpaceError(f"search space of {self._where}: parameter {param!r}: {exc}") from None
-        return suggest
-
-
-def search_space(paper: str, method_name: str):
-    m = registry.method(paper, method_name)
-    if m.search_space is None:
-        raise SearchSpaceError(f"{paper}/{method_name} declares no search space: pass search_space=fn(trial) -> "
-                               f"overrides to common.registry.register")
-    return m.search_space
-
-
-def dry_run(space, where: str) -> tuple[dict, dict]:
-    """Run the search space once on a throw-away in-memory study: returns (overrides, distributions)."""
-    probe = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
-    try:
-        overrides = space(_NamedErrors(probe, where))
-    except SearchSpaceError:
-        raise
-    except Exception as exc:
-        raise SearchSpaceError(f"search space of {where} failed on a dry run: {type(exc).__name__}: {exc}") from exc
-    if not isinstance(overrides, dict):
-        raise SearchSpaceError(f"search space of {where} must return a dict of config overrides, "
-                               f"got {type(overrides).__name__}")
-    if not probe.distributions:
-        raise SearchSpaceError(f"search space of {where} suggests no parameter")
-    return overrides, dict(probe.distributions)
 
 
 # ---------------------------------------------------------------- the study
@@ -373,6 +174,8 @@ def make_objective(spec: TuneSpec, study: optuna.Study, cfg_path: Path, cfg: dic
             out = run_experiment(cfg_path, profile=spec.profile, seed=spec.seed, overrides=overrides, ctx=trial_ctx,
                                  kind=kind, extra={"trial": trial.number, "study": spec.study_name}, run_dir=run_dir)
             record, path = out.record, out.path
+            if out.status == "skipped":  # an earlier trial of this study ran the identical config and seed
+                trial.set_user_attr("reused", True)
         except RecordExists as exc:  # a concurrent trial with the identical config finished first
             path = Path(str(exc).rsplit(" ", 1)[-1])
             record = json.loads(path.read_text())
@@ -418,7 +221,8 @@ def optimize(spec: TuneSpec, ctx=None, log=_say) -> tuple[optuna.Study, str, Pat
 
     def progress(study: optuna.Study, t: optuna.trial.FrozenTrial) -> None:
         counts, best = _count(study), _best(study)
-        value = f"val/{metric}={t.value:.5f}" if t.value is not None else ""
+        last = "last " if t.state == TrialState.PRUNED else ""
+        value = f"{last}val/{metric}={t.value:.5f}" if t.value is not None else ""
         note = t.user_attrs.get("skipped") or t.user_attrs.get("error") or ""
         if t.state == TrialState.PRUNED:
             last = max(t.intermediate_values) if t.intermediate_values else None
@@ -467,6 +271,7 @@ def tune(spec: TuneSpec, ctx=None, log=_say) -> TuneOutcome:
     """Optimise, export the best config, the trials CSV and plots, then run the final seeds."""
     from .experiment import run_experiment
     from .records import RecordExists
+    from .train import RunContext
     from .tune_report import export_config, export_trials
 
     study, url, cfg_path, cfg = optimize(spec, ctx, log)
@@ -484,13 +289,10 @@ def tune(spec: TuneSpec, ctx=None, log=_say) -> TuneOutcome:
                   "sampler": spec.sampler, "pruner": spec.pruner, "metric": f"val/{metric}"}
     outcome.csv = export_trials(study, spec.study_name, plots=spec.plots, log=log)
     outcome.tuned_config = export_config(cfg_path, best.user_attrs["overrides"], tuned_from, spec, log=log)
-    for seed in range(spec.final_seeds):
-        from .train import RunContext
-
-        final_ctx = replace(ctx or RunContext(progress=False), evaluate_test=True, resume=False, callbacks=[])
+    final_ctx = replace(ctx or RunContext(progress=False), evaluate_test=True, resume=False, callbacks=[])
+    for seed in range(spec.final_seeds):  # the records take tuned_from from the tuned YAML
         try:
-            out = run_experiment(outcome.tuned_config, profile=spec.profile, seed=seed, ctx=final_ctx, kind="tuned",
-                                 tuned_from=tuned_from)
+            out = run_experiment(outcome.tuned_config, profile=spec.profile, seed=seed, ctx=final_ctx, kind="tuned")
         except RecordExists:
             log(f"final seed {seed}: done by another worker")
             continue
@@ -546,5 +348,5 @@ def cmd_tune(args) -> int:
                     study=args.study, sampler=args.sampler, pruner=args.pruner, final_seeds=args.final_seeds,
                     overrides=args.overrides, config=args.config, heartbeat=args.heartbeat,
                     grid_points=args.grid_points, plots=args.plots)
-    out = tune(spec, replace(_ctx(args), progress=False))
+    out = tune(spec, replace(_ctx(args), progress=False, resume=False))
     return 0 if out.completed else 1

@@ -7,7 +7,6 @@ tuned values. Outputs carry no timestamps, so exporting the same study twice is 
 """
 from __future__ import annotations
 
-import copy
 import os
 import tempfile
 from pathlib import Path
@@ -53,13 +52,14 @@ def _fixed(texts: list[str]) -> dict:
     return out
 
 
-def tuned_config(raw: dict, overrides: dict, source: str) -> dict:
+def tuned_config(raw: dict, overrides: dict, source: str, tuned_from: dict) -> dict:
     """The base config (as loaded from YAML) with `overrides` winning over every profile."""
     out = C.deep_merge({k: v for k, v in raw.items() if not k.startswith("_")}, overrides)
     for block in (out.get("profiles") or {}).values():
         for key in _leaves(overrides):
             _drop(block or {}, key)
     out["source"] = source
+    out["tuned_from"] = tuned_from  # not hashed; records run from this file inherit it (see run_experiment)
     return out
 
 
@@ -79,6 +79,7 @@ def _rel(path: Path) -> str:
 
 def export_config(cfg_path: Path, overrides: dict, tuned_from: dict, spec, log=print) -> Path:
     raw = yaml.safe_load(Path(cfg_path).read_text())
+    raw.pop("tuned_from", None)
     t = tuned_from
     budget = (f"study {t['study']} ({t['storage']} storage), {t['n_trials']} completed trials, {t['sampler']} sampler, "
               f"{t['pruner']} pruner, profile {t['profile']}, trial seed {spec.seed}")
@@ -90,8 +91,8 @@ def export_config(cfg_path: Path, overrides: dict, tuned_from: dict, spec, log=p
               f"# {budget}\n# best {t['metric']} = {t['best_value']!r} (trial {t['best_trial']}); tuned: "
               f"{', '.join(k for k in _leaves(overrides) if k not in fixed)}"
               + (f"; fixed by --set: {', '.join(sorted(fixed))}" if fixed else "") + "\n")
-    body = yaml.safe_dump(tuned_config(raw, overrides, source), sort_keys=False, default_flow_style=None, width=110,
-                          allow_unicode=True)
+    body = yaml.safe_dump(tuned_config(raw, overrides, source, tuned_from), sort_keys=False, default_flow_style=None,
+                          width=110, allow_unicode=True)
     path = tuned_path(cfg_path, spec.paper, spec.dataset, spec.method, bool(spec.config))
     _atomic_write(path, header + body)
     log(f"tuned config: {_rel(path)}")
@@ -121,12 +122,12 @@ def export_trials(study, name: str, plots: bool = True, log=print) -> Path:
     csv_path = _atomic_write(out_dir / f"{name}.csv", trials_frame(study).to_csv(index=False))
     log(f"trials: {_rel(csv_path)}")
     if plots:
-        for path in export_plots(study, out_dir, name):
+        for path in export_plots(study, out_dir, name, log):
             log(f"plot: {_rel(path)}")
     return csv_path
 
 
-def export_plots(study, out_dir: Path, name: str) -> list[Path]:
+def export_plots(study, out_dir: Path, name: str, log=print) -> list[Path]:
     """Optimisation history and fANOVA parameter importances (seeded), as PNG without timestamps."""
     import io
     import warnings
@@ -147,7 +148,7 @@ def export_plots(study, out_dir: Path, name: str) -> list[Path]:
                 warnings.simplefilter("ignore")
                 ax = draw()
         except (ValueError, RuntimeError) as exc:  # e.g. importances need 2+ completed trials
-            print(f"plot {kind} skipped: {exc}")
+            log(f"plot {kind} skipped: {exc}")
             continue
         fig = ax.figure
         fig.set_size_inches(7, 4.5)
