@@ -282,7 +282,7 @@ def tune(spec: TuneSpec, ctx=None, log=_say) -> TuneOutcome:
         return outcome
     outcome.best_value, outcome.best_trial = best.value, best.number
     metric = C.get(cfg, "metric.name")
-    log(f"best val/{metric} = {best.value:.5f} at trial {best.number} of {outcome.completed} completed: "
+    log(f"best val/{metric} = {best.value:.5f} at trial #{best.number} ({outcome.completed} completed trials): "
         f"{json.dumps(best.params, sort_keys=True)}")
     tuned_from = {"study": spec.study_name, "n_trials": outcome.completed, "storage": storage_kind(url),
                   "best_value": best.value, "best_trial": best.number, "profile": spec.profile,

@@ -140,8 +140,10 @@ def export_plots(study, out_dir: Path, name: str, log=print) -> list[Path]:
     from optuna.importance import FanovaImportanceEvaluator
 
     written = []
-    jobs = [("history", lambda: vis.plot_optimization_history(study)),
-            ("importance", lambda: vis.plot_param_importances(study, evaluator=FanovaImportanceEvaluator(seed=0)))]
+    target = f"val/{study.user_attrs.get('reprorec', {}).get('metric', 'objective')}"
+    jobs = [("history", lambda: vis.plot_optimization_history(study, target_name=target)),
+            ("importance", lambda: vis.plot_param_importances(study, evaluator=FanovaImportanceEvaluator(seed=0),
+                                                              target_name=target))]
     for kind, draw in jobs:
         try:
             with warnings.catch_warnings():
@@ -152,9 +154,9 @@ def export_plots(study, out_dir: Path, name: str, log=print) -> list[Path]:
             continue
         fig = ax.figure
         fig.set_size_inches(7, 4.5)
-        fig.tight_layout()
+        ax.set_title(f"{ax.get_title()} — {name}", fontsize=9)
         buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
+        fig.savefig(buf, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
         plt.close(fig)
         written.append(_atomic_write(out_dir / f"{name}-{kind}.png", buf.getvalue()))
     return written
