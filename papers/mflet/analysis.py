@@ -1,7 +1,8 @@
 """Paired analysis of the MF-LET ablation: the claims of the paper tested on our records.
 
   python -m papers.mflet.analysis --profile full            print the tables (markdown)
-  python -m papers.mflet.analysis --profile full --readme   also rewrite them into papers/mflet/README.md
+  python -m papers.mflet.analysis --profile full --readme   also rewrite them (and the serving tables from
+                                                            results/benchmarks/) into papers/mflet/README.md
 
 Runs of different arms with the same seed share the data split (time windows do not depend on the
 seed), so every comparison is paired by seed: mean and std of the per-seed difference in test AUC,
@@ -22,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from common.records import iter_records
+from common.records import REPO_ROOT, iter_records
 
 README = Path(__file__).resolve().parent / "README.md"
 ARMS = ["no-id", "scratch", "contrastive", "kge", "both", "contrastive-frozen", "kge-frozen", "both-frozen"]
@@ -120,11 +121,12 @@ def main(argv=None):
     text = tables(args.profile)
     print(text)
     if args.readme:
-        tag = f"claims-{args.profile}"
+        serving = "\n".join(p.read_text() for p in sorted((REPO_ROOT / "results" / "benchmarks").glob("serving-*.md")))
         body = README.read_text()
-        new = re.sub(rf"(<!-- {tag}:begin -->\n).*?(<!-- {tag}:end -->)", lambda m: m.group(1) + text + m.group(2),
-                     body, flags=re.S)
-        README.write_text(new)
+        for tag, block in ((f"claims-{args.profile}", text), ("serving", serving)):
+            body = re.sub(rf"(<!-- {tag}:begin -->\n).*?(<!-- {tag}:end -->)", lambda m: m.group(1) + block + m.group(2),
+                          body, flags=re.S)
+        README.write_text(body)
 
 
 if __name__ == "__main__":

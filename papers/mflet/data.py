@@ -10,6 +10,8 @@ of an ads ranker; they are non-ID features, present in all five experiments.
 """
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import torch
 
@@ -43,8 +45,17 @@ def add_history(data: CTRData) -> CTRData:
     return data
 
 
+_LOADED: dict[str, CTRData] = {}
+
+
 def load_data(cfg: dict) -> CTRData:
-    data = data_from_cfg(cfg)
-    if C.get(cfg, "features.history", True):
-        add_history(data)
-    return data
+    """The proxy (+ history features). Kept in memory per (dataset, data, features) config, because
+    `reprorec reproduce` runs all arms and seeds in one process and the split does not depend on the
+    seed; nothing downstream mutates a CTRData."""
+    key = json.dumps([cfg["dataset"], C.get(cfg, "data"), C.get(cfg, "features")], sort_keys=True, default=str)
+    if key not in _LOADED:
+        data = data_from_cfg(cfg)
+        if C.get(cfg, "features.history", True):
+            add_history(data)
+        _LOADED[key] = data
+    return _LOADED[key]
