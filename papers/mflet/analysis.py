@@ -11,7 +11,8 @@ and a two-sided paired t-test (scipy.stats.ttest_rel). Verdict rules (fixed befo
             with a negative mean; otherwise inconclusive.
   "A ~ B"   reproduced if |mean difference| < 0.002 AUC and p >= 0.05; not reproduced if p < 0.05.
   "A >= B"  reproduced unless A is worse with p < 0.05.
-  additive  gain(5) / (gain(3) + gain(4)) over scratch, with gains > 0; "roughly additive" if in [0.7, 1.3].
+  additive  gain(5) / (gain(3) + gain(4)) over scratch, defined only when both single-facet gains are > 0 with
+            p < 0.05 (else inconclusive); "roughly additive" (reproduced) if the ratio is in [0.7, 1.3].
 """
 from __future__ import annotations
 
@@ -97,10 +98,11 @@ def tables(profile: str) -> str:
             g3, g4, g5 = get("contrastive", "scratch"), get("kge", "scratch"), get("both", "scratch")
             if g3 and g4 and g5:
                 denom = g3["mean"] + g4["mean"]
-                ratio = g5["mean"] / denom if g3["mean"] > 0 and g4["mean"] > 0 else float("nan")
+                both_sig = all(g["mean"] > 0 and g["p"] < 0.05 for g in (g3, g4))
+                ratio = g5["mean"] / denom if both_sig else float("nan")
                 add = "roughly additive" if 0.7 <= ratio <= 1.3 else ("sub-additive" if ratio < 0.7 else
                                                                      "super-additive" if ratio > 1.3 else "undefined")
-                res = "reproduced" if add == "roughly additive" else ("inconclusive (a single-facet gain <= 0)"
+                res = "reproduced" if add == "roughly additive" else ("inconclusive (a single-facet gain is not significant)"
                                                                       if np.isnan(ratio) else "not reproduced")
                 md.append(f"| additivity: gain(5) vs gain(3) + gain(4) over (2) | {g5['mean']:+.4f} vs "
                           f"{g3['mean']:+.4f} + {g4['mean']:+.4f} = {denom:+.4f} (ratio {ratio:.2f}: {add}) | {res} |")
