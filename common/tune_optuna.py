@@ -127,6 +127,19 @@ def grid_of(distributions: dict, points: int) -> dict[str, list]:
     return grid
 
 
+def _grid_sampler(grid: dict, seed: int, pick_seed: int) -> optuna.samplers.GridSampler:
+    """GridSampler whose grid order is fixed by `seed` — a grid id stored with a trial must name the same
+    point in every worker and every resume (GridSampler shuffles its grid with its seed) — while the
+    pick among the unvisited points follows `pick_seed`, so concurrent workers rarely pick alike."""
+    sampler = optuna.samplers.GridSampler(grid, seed=seed)
+    rng = getattr(getattr(sampler, "_rng", None), "rng", None)
+    if rng is not None:
+        rng.seed(pick_seed)
+    else:
+        sampler.reseed_rng()
+    return sampler
+
+
 def make_sampler(name: str, seed: int, distributions: dict, grid_points: int) -> PerTrialSeed:
     if name == "tpe":
         return PerTrialSeed(lambda s: optuna.samplers.TPESampler(seed=s), seed)
@@ -134,7 +147,7 @@ def make_sampler(name: str, seed: int, distributions: dict, grid_points: int) ->
         return PerTrialSeed(lambda s: optuna.samplers.RandomSampler(seed=s), seed)
     if name == "grid":
         grid = grid_of(distributions, grid_points)
-        return PerTrialSeed(lambda s: optuna.samplers.GridSampler(grid, seed=s), seed)
+        return PerTrialSeed(lambda s: _grid_sampler(grid, seed, s), seed)
     raise ValueError(f"unknown sampler {name!r}; choose one of {', '.join(SAMPLERS)}")
 
 

@@ -249,3 +249,17 @@ def test_sampler_seeds_by_trial_number_so_a_resumed_or_second_worker_draws_anew(
     resumed = optuna.create_study(sampler=make_sampler("random", 0, {}, 5), storage=study._storage,
                                   study_name=study.study_name, load_if_exists=True)
     assert draws(0, 2, resumed) == first  # a fresh sampler continuing the study does not replay trials 0-1
+
+
+def test_grid_sampler_visits_every_point_once_across_fresh_samplers():
+    """Each trial gets a freshly seeded GridSampler: grid ids must still name the same points."""
+    from optuna.distributions import CategoricalDistribution, FloatDistribution
+
+    dists = {"a": CategoricalDistribution([1, 2, 3]), "b": FloatDistribution(0.1, 10.0, log=True)}
+    sampler = make_sampler("grid", 0, dists, grid_points=3)
+    study = optuna.create_study(sampler=sampler)
+    study.optimize(lambda t: t.suggest_categorical("a", [1, 2, 3]) + t.suggest_float("b", 0.1, 10.0, log=True),
+                   n_trials=9)
+    seen = [(t.params["a"], round(t.params["b"], 9)) for t in study.trials]
+    assert sorted(seen) == sorted((a, b) for a in (1, 2, 3) for b in (0.1, 1.0, 10.0))
+    assert sampler.inner.is_exhausted(study)
