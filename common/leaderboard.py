@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import os
 from collections import defaultdict
 from pathlib import Path
 
@@ -160,7 +161,7 @@ def _figure(path: Path, title: str, metric: str, bars: list) -> None:
 
 
 def build(results_root: Path | None = None, out_dir: Path | None = None) -> list[Path]:
-    out_dir = out_dir or REPO_ROOT / "leaderboards"
+    out_dir = out_dir or Path(os.environ.get("REPRO_LEADERBOARDS_DIR", REPO_ROOT / "leaderboards"))
     records = list(iter_records(results_root))
     by_paper: dict = defaultdict(list)
     for r in records:

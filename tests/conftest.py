@@ -16,9 +16,10 @@ os.environ.setdefault("WANDB_MODE", "offline")
 
 @pytest.fixture(autouse=True)
 def _isolated_outputs(tmp_path, monkeypatch):
-    """Each test gets its own results/, runs/ and processed-table cache."""
+    """Each test gets its own results/, runs/, leaderboards/ and processed-table cache."""
     monkeypatch.setenv("REPRO_RESULTS_DIR", str(tmp_path / "results"))
     monkeypatch.setenv("REPRO_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("REPRO_LEADERBOARDS_DIR", str(tmp_path / "leaderboards"))
     cache = os.environ.get("REPRO_TEST_CACHE_DIR") or str(tmp_path / "cache")
     monkeypatch.setenv("REPRO_CACHE_DIR", cache)
     yield

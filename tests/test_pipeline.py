@@ -69,13 +69,15 @@ def test_record_has_full_provenance():
 
 def test_reproduce_sh_runs_one_experiment_end_to_end(tmp_path):
     env = {**os.environ, "REPRO_NO_VENV": "1", "PYTHON": sys.executable,
-           "REPRO_RESULTS_DIR": str(tmp_path / "results"), "REPRO_RUNS_DIR": str(tmp_path / "runs")}
+           "REPRO_RESULTS_DIR": str(tmp_path / "results"), "REPRO_RUNS_DIR": str(tmp_path / "runs"),
+           "REPRO_LEADERBOARDS_DIR": str(tmp_path / "leaderboards")}
     proc = subprocess.run(["./reproduce.sh", "baselines", "--only", "criteo-900-logreg", "--seeds", "2"], cwd=REPO,
                           env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "2 run, 0 already done, 0 failed" in proc.stdout
     recs = list(iter_records(tmp_path / "results"))
     assert sorted(r["seed"] for r in recs) == [0, 1]
+    assert "criteo-900" in (tmp_path / "leaderboards" / "baselines.md").read_text()  # not the repo's leaderboards/
     help_ = subprocess.run(["./reproduce.sh", "--help"], cwd=REPO, capture_output=True, text=True)
     assert help_.returncode == 0 and "--profile quick|full" in help_.stdout
 
