@@ -166,12 +166,21 @@ def main(argv=None) -> int:
                           f"{res['triples_per_s']:,.0f} triples/s", flush=True)
                     out.append(res)
                     runs.append({"model": model, "library": lib, "seed": seed, "settings": s, **res})
-                rows.append({"model": model, "library": lib, "n": len(out),
-                             **{k: _mean_std([o["metrics"][k] for o in out]) for k in ("mrr", "hits@1", "hits@10")},
-                             "tps": _mean_std([o["triples_per_s"] for o in out]),
-                             "rss": max(o["peak_rss_mb"] for o in out)})
+    out_dir = REPO / "results" / "benchmarks"
+    stem = "kge_parity" + ("-quick" if args.quick else "")
+    previous = out_dir / f"{stem}.json"
+    if previous.exists():  # re-running some models keeps the other models' runs
+        runs += [r for r in json.loads(previous.read_text())["runs"] if r["model"] not in args.models]
+    models = sorted({r["model"] for r in runs}, key=list(SETTINGS).index)
+    for model in models:
+        for lib in ("ours", "pykeen"):
+            out = [r for r in runs if r["model"] == model and r["library"] == lib]
+            rows.append({"model": model, "library": lib, "n": len(out),
+                         **{k: _mean_std([o["metrics"][k] for o in out]) for k in ("mrr", "hits@1", "hits@10")},
+                         "tps": _mean_std([o["triples_per_s"] for o in out]),
+                         "rss": max(o["peak_rss_mb"] for o in out)})
     summary = {}
-    for model in args.models:
+    for model in models:
         ours, theirs = (next(r for r in rows if r["model"] == model and r["library"] == lib) for lib in ("ours", "pykeen"))
         diff = ours["mrr"][0] - theirs["mrr"][0]
         noise = max(ours["mrr"][1], theirs["mrr"][1])
@@ -179,20 +188,19 @@ def main(argv=None) -> int:
                           "seed_std_max": noise, "throughput_ratio_ours_over_pykeen": ours["tps"][0] / theirs["tps"][0]}
     from common.records import code_state, environment, hardware
 
-    record = {"benchmark": "kge_parity", "profile": "quick" if args.quick else "full", "seeds": seeds,
+    record = {"benchmark": "kge_parity", "profile": "quick" if args.quick else "full",
+              "seeds": sorted({r["seed"] for r in runs}),
               "data": {"dataset": "ml-100k-kg", "files": files, "split": "common.kge.split_triples(0.8,0.1,0.1,seed=0)",
                        "sizes": {k: int(len(arrays[k])) for k in ("train", "val", "test")},
                        "n_entities": int(arrays["n_entities"]), "n_relations": int(arrays["n_relations"])},
               "peer": {"pykeen": "1.11.1", "python": args.pykeen_python}, "settings": SETTINGS, "runs": runs,
               "summary": summary, "code": code_state(), "env": environment(), "hardware": hardware()}
-    out_dir = REPO / "results" / "benchmarks"
     out_dir.mkdir(parents=True, exist_ok=True)
-    stem = "kge_parity" + ("-quick" if args.quick else "")
     (out_dir / f"{stem}.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
     md = [f"# KGE parity: common.kge vs PyKEEN 1.11.1 ({record['profile']})\n",
           f"Freebase KG of ML-100K movies, {record['data']['sizes']} triples, {record['data']['n_entities']} entities, "
           f"{record['data']['n_relations']} relations; filtered both-sided realistic ranks on test. "
-          f"Mean ± std over seeds {seeds}. Settings per model: {json.dumps(SETTINGS)}"
+          f"Mean ± std over seeds {record['seeds']}. Settings per model: {json.dumps(SETTINGS)}"
           + (f" (quick: {QUICK_EPOCHS} epochs)" if args.quick else "") + ".\n", _table(rows), "",
           "| model | MRR ours − PyKEEN | max seed std | throughput ratio ours/PyKEEN |", "|---|---|---|---|"]
     for model, s in summary.items():

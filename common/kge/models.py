@@ -138,16 +138,8 @@ class TransR(KGEModel):
         return self.projection[r]
 
     def project(self, vectors: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
-        """One matmul per distinct relation in the batch (KGs have few relations), not a gathered
-        (N, k, d) stack of matrices: several times faster on CPU, same numbers."""
-        shape = torch.broadcast_shapes(vectors.shape[:-1], r.shape)
-        r = r.expand(shape)
-        flat_v, flat_r = vectors.expand(*shape, self.dim).reshape(-1, self.dim), r.reshape(-1)
-        out = flat_v.new_empty(len(flat_r), self.relation_dim)
-        for rel in torch.unique(flat_r).tolist():
-            idx = (flat_r == rel).nonzero(as_tuple=True)[0]
-            out[idx] = flat_v[idx] @ self.matrices(torch.tensor(rel, device=flat_r.device)).T
-        return _clamp_norm(out, self.p).reshape(*r.shape, self.relation_dim)
+        m = self.matrices(r)                                              # (..., k, d)
+        return _clamp_norm(torch.einsum("...kd,...d->...k", m, vectors), self.p)
 
     def _projected_all(self, r: int) -> torch.Tensor:
         m = self.matrices(torch.tensor(int(r), device=self.projection.device))

@@ -1,0 +1,102 @@
+"""Tables for the README from result records: ranking (a)-(d) with paired tests against (a), and link prediction.
+
+  python -m papers.transra.report [--profile full]      # prints markdown
+
+Paired test: for each seed present in both a variant and (a), the difference in test AUC (the seed
+fixes the ranking model's initialisation and batch order, and the KGE seed; the time windows are
+fixed); two-sided paired t-test (scipy.stats.ttest_rel) and the mean difference.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+from collections import defaultdict
+
+from scipy import stats
+
+from common.records import iter_records
+
+RANKING = ["backbone", "kge-features", "kge-init", "kge-attention-transe", "kge-attention-transr",
+           "kge-attention-transra"]
+LABEL = {"backbone": "(a) backbone, ID tables from scratch", "kge-features": "(b) + frozen KGE features (TransRA)",
+         "kge-init": "(c) + ID tables initialised from KGE (TransRA)", "kge-attention-transe": "(d) attention, TransE",
+         "kge-attention-transr": "(d) attention, TransR", "kge-attention-transra": "(d) attention, TransRA (interp.)"}
+
+
+def collect(profile: str) -> dict:
+    """(dataset, method) -> {seed: record}; the newest record wins when a seed was run twice."""
+    out: dict = defaultdict(dict)
+    for r in sorted(iter_records(), key=lambda r: r.get("created", "")):
+        if r["paper"] == "transra" and r["profile"] == profile and r.get("trial") is None:
+            out[(r["dataset"], r["method"])][r["seed"]] = r
+    return out
+
+
+def _ms(xs):
+    return (statistics.mean(xs), statistics.stdev(xs) if len(xs) > 1 else float("nan"))
+
+
+def paired(a: dict, b: dict, metric: str = "auc"):
+    """Mean difference b - a over common seeds, its std, the paired t-test p-value, n."""
+    seeds = sorted(set(a) & set(b))
+    d = [b[s]["metrics"]["test"][metric] - a[s]["metrics"]["test"][metric] for s in seeds]
+    p = stats.ttest_rel([b[s]["metrics"]["test"][metric] for s in seeds],
+                        [a[s]["metrics"]["test"][metric] for s in seeds]).pvalue if len(seeds) > 1 else float("nan")
+    return (*_ms(d), float(p), len(seeds)) if d else (float("nan"),) * 3 + (0,)
+
+
+def ranking_table(recs: dict, dataset: str) -> str:
+    rows = ["| variant | n | test AUC | test logloss | ΔAUC vs (a) (paired) | p (paired t) | wins / n |",
+            "|---|---|---|---|---|---|---|"]
+    base = recs.get((dataset, "backbone"), {})
+    for m in RANKING:
+        runs = recs.get((dataset, m), {})
+        if not runs:
+            continue
+        auc = _ms([r["metrics"]["test"]["auc"] for r in runs.values()])
+        ll = _ms([r["metrics"]["test"]["logloss"] for r in runs.values()])
+        if m == "backbone":
+            diff = "—"
+            pcell = wins = "—"
+        else:
+            md, sd, p, n = paired(base, runs)
+            diff = f"{md:+.4f} ± {sd:.4f}"
+            pcell = f"{p:.3g}"
+            common = sorted(set(base) & set(runs))
+            wins = f"{sum(runs[s]['metrics']['test']['auc'] > base[s]['metrics']['test']['auc'] for s in common)}/{n}"
+        rows.append(f"| {LABEL[m]} | {len(runs)} | {auc[0]:.4f} ± {auc[1]:.4f} | {ll[0]:.4f} ± {ll[1]:.4f} | "
+                    f"{diff} | {pcell} | {wins} |")
+    return "\n".join(rows)
+
+
+def lp_table(recs: dict, dataset: str) -> str:
+    rows = ["| KGE model | n | test MRR | Hits@1 | Hits@3 | Hits@10 | epochs |", "|---|---|---|---|---|---|---|"]
+    for m in ("lp-transe", "lp-transr", "lp-transra"):
+        runs = recs.get((f"{dataset}-graph", m), {})
+        if not runs:
+            continue
+        cells = [_ms([r["metrics"]["test"][k] for r in runs.values()]) for k in ("mrr", "hits@1", "hits@3", "hits@10")]
+        ep = statistics.mean(r["epochs"] for r in runs.values())
+        rows.append(f"| {m[3:]} | {len(runs)} | " + " | ".join(f"{a:.4f} ± {b:.4f}" for a, b in cells) + f" | {ep:.1f} |")
+    return "\n".join(rows)
+
+
+def pairwise(recs: dict, dataset: str, a: str, b: str) -> str:
+    md, sd, p, n = paired(recs.get((dataset, a), {}), recs.get((dataset, b), {}))
+    return f"{b} − {a}: ΔAUC {md:+.4f} ± {sd:.4f} (paired t p = {p:.3g}, n = {n})"
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--profile", default="full")
+    args = ap.parse_args(argv)
+    recs = collect(args.profile)
+    for ds in sorted({d for d, _ in recs if not d.endswith("-graph")}):
+        print(f"\n### {ds} · ranking ({args.profile})\n\n{ranking_table(recs, ds)}\n")
+        print("- " + pairwise(recs, ds, "kge-attention-transr", "kge-attention-transra"))
+        print("- " + pairwise(recs, ds, "kge-features", "kge-attention-transra"))
+        print(f"\n### {ds} · link prediction on held-out graph edges ({args.profile})\n\n{lp_table(recs, ds)}\n")
+
+
+if __name__ == "__main__":
+    main()
