@@ -1,6 +1,8 @@
 """Training throughput of our DCNv2 beside FuxiCTR's DCNv2 and DeepCTR-Torch's DCN (matrix = DCNv2 cross).
 
     python benchmarks/ctr_throughput.py [--peers-python /tmp/ctr-peers-venv/bin/python] [--seeds 3]
+    python benchmarks/ctr_throughput.py report results/benchmarks/ctr_throughput.json   # table only
+    python benchmarks/ctr_throughput.py collect run.log   # record from the runs a cut-short run logged
 
 Peers are not project dependencies: install them in their own venv (torch==2.13.0 first, then
 fuxictr==2.3.10 'polars<2' deepctr-torch==0.3.0 requests). FuxiCTR's wheel has no DCNv2 class, so it
@@ -341,21 +343,33 @@ def main() -> None:
                                   ("deepctr", args.peers_python, "embed"), ("ours", me, "raw")):
             runs.append(run_one(py, impl, "criteo-synth", seed, numeric))
         runs.append(run_one(me, "ours", "criteo-synth", seed, bf16=True))
+    finalize(runs, Path(args.out), args.peers_python, args.cap, args.rows)
+
+
+def finalize(runs: list[dict], out: Path, peers_python: str, cap: int, rows: int) -> None:
+    """Write the JSON record and the markdown table beside it."""
     md = table(runs)
     print(md)
-    from platform import processor
-
-    record = {"benchmark": "ctr_throughput", "settings": SETTINGS, "cap": args.cap, "rows": args.rows,
-              "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "cpu": processor() or os.uname().machine,
-              "threads": 1, "runs": runs, "table_md": md,
-              "peers": subprocess.run([args.peers_python, "-m", "pip", "freeze"], capture_output=True,
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "")
+    record = {"benchmark": "ctr_throughput", "settings": SETTINGS, "cap": cap, "rows": rows,
+              "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "cpu": cpu, "threads": 1,
+              "runs": runs, "table_md": md,
+              "peers": subprocess.run([peers_python, "-m", "pip", "freeze"], capture_output=True,
                                       text=True).stdout.split()}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(record, indent=1))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(record, indent=1))
+    out.with_suffix(".md").write_text(md + "\n")
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "worker":
+    if len(sys.argv) > 2 and sys.argv[1] == "report":  # re-render the table of a finished record
+        rec = json.loads(Path(sys.argv[2]).read_text())
+        print(table(rec["runs"]))
+    elif len(sys.argv) > 2 and sys.argv[1] == "collect":  # a record from the per-run JSON lines of a (cut) log
+        runs = [json.loads(line) for line in open(sys.argv[2]) if line.startswith('{"impl"')]
+        finalize(runs, REPO / "results" / "benchmarks" / "ctr_throughput.json", "/tmp/ctr-peers-venv/bin/python",
+                 1_000_000, 4096 * 23)
+    elif len(sys.argv) > 1 and sys.argv[1] == "worker":
         ap = argparse.ArgumentParser()
         ap.add_argument("cmd")
         ap.add_argument("impl")

@@ -30,3 +30,14 @@ def data_dir() -> Path:
     if not SHARED_DATA.exists():
         pytest.fail(f"shared data not found at {SHARED_DATA}; tests need ../shared/data beside the repo")
     return SHARED_DATA
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny models: extra torch threads only add synchronisation cost on a shared small machine."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -8,17 +8,10 @@ import torch
 
 from common.ranking.ctr_data import load_criteo_ctr, load_ml100k_ctr, sample_negatives, window_split
 from common.ranking.models import DCNv2
-from common.ranking.module import make_optimizers
+from tests.test_ranking_backbone import train_steps
 
+pytestmark = pytest.mark.usefixtures("one_thread")
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models: extra threads only add synchronisation cost on a shared 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 def test_window_split_quantiles_and_ties():
     times = np.array([5, 1, 2, 2, 3, 4, 4, 6, 7, 8])
@@ -72,12 +65,4 @@ def test_criteo_rows_run_through_backbone(data_dir):
     model = DCNv2(data.schema, embed_dim=4, hidden=(32,))
     batch = data.windows["train"]
     loss0 = float(torch.nn.functional.binary_cross_entropy_with_logits(model(batch), batch["y"]))
-    opts = make_optimizers(model, 1e-2)
-    for _ in range(30):
-        for o in opts:
-            o.zero_grad()
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(model(batch), batch["y"])
-        loss.backward()
-        for o in opts:
-            o.step()
-    assert float(loss) < 0.5 * loss0
+    assert train_steps(model, batch, 30) < 0.5 * loss0

@@ -12,15 +12,8 @@ from common.ranking.models import DCNv2, DNN, CrossNetV2, FastDropout, build_mod
 from common.ranking.module import CTRModule, make_optimizers, split_params
 from common.ranking.schema import FeatureSchema, IdField, MultiHotField
 
+pytestmark = pytest.mark.usefixtures("one_thread")
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models: extra threads only add synchronisation cost on a shared 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 def tiny_schema(buckets=None) -> FeatureSchema:
     return FeatureSchema([IdField("user", 50, dim=8, buckets=buckets), IdField("item", 40)], ["a", "b"], 12,
