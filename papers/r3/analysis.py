@@ -133,10 +133,12 @@ def lambda_table_and_plot(sweep: dict, profile: str, png: Path) -> str:
     xpos = {lam: k for k, lam in enumerate(lams)}
     for ax, ds in zip(axes[0], datasets):
         cells = []
+        # compare λ values on the same splits only: the seeds every λ point of this dataset has
+        common = set.intersection(*(set(sweep[(ds, lam)]) for lam in lams if (ds, lam) in sweep))
         for split, colour in (("test", "#C44E52"), ("val", "#4C72B0")):
             xs, ms, ss = [], [], []
             for lam in lams:
-                recs = sweep.get((ds, lam), {})
+                recs = {s: r for s, r in sweep.get((ds, lam), {}).items() if s in common}
                 if recs:
                     mu, sd = mean_std([r["metrics"][split]["mse"] for r in recs.values()])
                     xs.append(xpos[lam]), ms.append(mu), ss.append(0 if math.isnan(sd) else sd)
@@ -175,7 +177,7 @@ def main(argv=None) -> int:
           f"# R3 reproduction — measured numbers, profile `{args.profile}`\n\n"
           "## Test MSE, mean ± sample std over seeds (bold: best per category)\n\n" + table +
           "\n\n## R3 vs baselines, paired over seeds (same split per seed)\n\n" + significance_table(sig) +
-          f"\n\n## λ sweep (test MSE; λ = 0 is NeuMF) — plot: leaderboards/figures/{png.name}\n\n" + lam_table + "\n")
+          f"\n\n## λ sweep (test MSE on the seeds all λ share; λ = 0 is NeuMF) — plot: leaderboards/figures/{png.name}\n\n" + lam_table + "\n")
     out_md = Path(__file__).resolve().parent / f"results-{args.profile}.md"
     out_md.write_text(md)
     print(md)
