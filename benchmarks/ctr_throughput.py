@@ -117,7 +117,8 @@ def build_ours(data, meta, s, numeric="embed"):
     if meta["numeric"]:
         batch_all["num"] = data["num"]
     y_all = data["label"]
-    model = DCNv2(schema, s["embed_dim"], s["cross_layers"], tuple(s["hidden"]), s["dropout"], numeric=numeric)
+    model = DCNv2(schema, s["embed_dim"], s["cross_layers"], tuple(s["hidden"]), s["dropout"], numeric=numeric,
+                  init="fuxictr")
     opts = make_optimizers(model, s["lr"])
     bf16 = os.environ.get("BENCH_BF16") == "1"
 

@@ -168,3 +168,23 @@ def test_auto_sparse_only_for_large_tables():
     assert emb.ids["user"].table.sparse and not emb.ids["item"].table.sparse
     hashed = FeatureSchema([IdField("user", 10 * SPARSE_MIN_ROWS, buckets=1000)])
     assert not DNN(hashed, embed_dim=2, hidden=(4,)).embedding.ids["user"].table.sparse  # table rows count
+
+
+def test_fuxictr_init_scheme_leaves_extra_alone():
+    class Extra(torch.nn.Module):
+        out_dim = 2
+
+        def __init__(self):
+            super().__init__()
+            self.vec = torch.nn.Embedding(3, 2)
+            torch.nn.init.constant_(self.vec.weight, 5.0)  # e.g. pretrained vectors
+
+        def forward(self, batch, embedding):
+            return self.vec(batch["item"] % 3)
+
+    model = DCNv2(tiny_schema(), embed_dim=4, hidden=(8,), extra=Extra(), init="fuxictr")
+    assert model.extra.vec.weight.eq(5.0).all()
+    assert model.embedding.cat.weight.std() < 1e-3 and model.head.bias.eq(0).all()
+    assert model(tiny_batch()).shape == (32,)
+    with pytest.raises(ValueError, match="init"):
+        DNN(tiny_schema(), hidden=(4,), init="he")

@@ -16,7 +16,8 @@ Batch dict (``schema``): batch['user'|'item'] (B,) rows of large ID tables; batc
     batch['num'] (B, N) floats; batch['y'] (B,) labels; batch['time'] (B,) unix seconds (not a feature).
 Models (``models``)
     model = build_model('dcnv2' | 'dnn', schema, embed_dim=16, cross_layers=3, hidden=(400, 400, 400),
-                        dropout=0.0, batch_norm=False, numeric='embed' | 'raw', sparse='auto' | True | False)
+                        dropout=0.0, batch_norm=False, numeric='embed' | 'raw', sparse='auto' | True | False,
+                        init='torch' | 'fuxictr', extra=None)
         sparse='auto': tables with >= 100k rows get sparse gradients (SparseAdam), smaller ones dense Adam.
     model(batch) -> logits (B,);  model.embedding(batch) -> (B, D) flat features
     model.id_table('item') -> IdEmbedding: .load_pretrained(vectors, ids=rows, freeze=False),
