@@ -66,3 +66,15 @@ def test_criteo_rows_run_through_backbone(data_dir):
     batch = data.windows["train"]
     loss0 = float(torch.nn.functional.binary_cross_entropy_with_logits(model(batch), batch["y"]))
     assert train_steps(model, batch, 30) < 0.5 * loss0
+
+
+def test_amazon_ctr_windows_and_negatives(data_dir):
+    from common.ranking.ctr_data import load_amazon_ctr
+
+    data = load_amazon_ctr("amazon-musical-instruments", neg_ratio=1, neg_seed=0)
+    w = data.windows
+    assert sum(len(w[k]["y"]) for k in w) == 2 * 10_261  # every review + one sampled negative each
+    for earlier, later in zip(("pretrain", "train", "val"), ("train", "val", "test")):
+        assert w[earlier]["time"].max() < w[later]["time"].min()
+    assert len(data.pretrain) * 2 == len(w["pretrain"]["y"])  # sampled negatives are not interactions
+    assert data.pretrain["rating"].notna().all()
