@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # reprorec: reproduce the papers' tables from a clean clone.
 #
-#   ./reproduce.sh all                      every paper, quick profile, one seed each
+#   ./reproduce.sh all                      every paper, quick profile, 3 seeds (< 15 min on 2 idle CPU cores)
 #   ./reproduce.sh r3 spider --profile full  chosen papers, paper-scale protocol (5 seeds)
-#   ./reproduce.sh all --seeds 3            quick profile with error bars
+#   ./reproduce.sh all --seeds 1            one smoke pass (about 3 min)
 #
-# Options: --profile quick|full (default quick), --seeds N (default 1 quick / 5 full),
+# Options: --profile quick|full (default quick), --seeds N (default 3 quick / 5 full),
 #          --only TEXT (only configs whose file name contains TEXT),
 #          --rerun (re-run experiments whose result records exist), --data-dir DIR.
 # Data: $REPRO_DATA_DIR (or --data-dir) points at the datasets; set REPRO_OFFLINE=1 to forbid downloads.

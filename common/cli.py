@@ -17,7 +17,7 @@ import sys
 import warnings
 from pathlib import Path
 
-DEFAULT_SEEDS = {"quick": 1, "full": 5}  # quick = one smoke pass of every experiment; add --seeds 3 for error bars
+DEFAULT_SEEDS = {"quick": 3, "full": 5}
 
 
 def _trainer_args(p: argparse.ArgumentParser) -> None:
@@ -64,7 +64,7 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("reproduce", help="every experiment of the chosen papers, then the leaderboards")
     p.add_argument("papers", nargs="*", default=["all"])
     p.add_argument("--profile", default="quick", choices=["quick", "full"])
-    p.add_argument("--seeds", type=int, default=None, help="seeds 0..N-1 (default: 1 quick, 5 full)")
+    p.add_argument("--seeds", type=int, default=None, help="seeds 0..N-1 (default: 3 quick, 5 full)")
     p.add_argument("--rerun", action="store_true", help="re-run experiments whose records exist")
     p.add_argument("--only", help="only experiments whose config file name contains this text")
     _trainer_args(p)
