@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import shutil
 import subprocess
 import sys
@@ -127,9 +128,29 @@ def test_malformed_review_line_is_named(tmp_path, data_dir):
 
 
 def test_amazon_2018_duplicates_removed_and_sorted():
-    f = amazon.load_reviews("amazon18-appliances").frame
+    f = amazon.load_reviews("amazon18-appliances", keep_variant_copies=True).frame
     assert len(f) == 183 and not f.duplicated(["user_id", "item_id"]).any()  # 2,277 raw rows, 183 distinct pairs
+    assert len(amazon.load_reviews("amazon18-appliances").frame) == 141  # 141 distinct reviews
     assert f.timestamp.is_monotonic_increasing
+
+
+def test_amazon_variant_copies_of_one_review_are_collapsed(tmp_path, data_dir):
+    """The same review filed under two variant items is one review; a different review is kept."""
+    review = {"reviewerID": "U1", "asin": "A", "overall": 5.0, "reviewText": "great", "summary": "ok",
+              "unixReviewTime": 100}
+    rows = [review, {**review, "asin": "A-red"}, {**review, "asin": "B", "reviewText": "meh", "overall": 2.0}]
+    path = tmp_path / "amazon2018/Copies_5.json.gz"
+    path.parent.mkdir(parents=True)
+    with gzip.open(path, "wt") as f:
+        f.write("".join(json.dumps(r) + "\n" for r in rows))
+    base.set_data_dir(tmp_path)
+    try:
+        with pytest.warns(UserWarning, match="no pinned checksum"):
+            kept = amazon.load_reviews("amazon18-copies").frame
+            everything = amazon.load_reviews("amazon18-copies", keep_variant_copies=True).frame
+    finally:
+        base.set_data_dir(None)
+    assert sorted(kept.item_id) == ["A", "B"] and len(everything) == 3
 
 
 def test_processed_table_cache_is_used(monkeypatch):

@@ -141,7 +141,7 @@ def test_narre_attention_ignores_padded_reviews():
 def synthetic_category(monkeypatch):
     """Route the R3 loader to a SYNTHETIC review table so full runs take seconds."""
     frame = synthetic_reviews(n_users=40, n_items=25, per_user=10)
-    monkeypatch.setattr(D.amazon, "load_reviews", lambda name: LoadedTable(frame, {"synthetic": "0" * 64}))
+    monkeypatch.setattr(D.amazon, "load_reviews", lambda name, keep_variant_copies=False: LoadedTable(frame, {"synthetic": "0" * 64}))
 
 
 def _run(method: str, seed: int, overrides: dict):
@@ -191,12 +191,14 @@ def test_variant_copies_of_a_review_are_collapsed_before_the_split(synthetic_cat
     frame = synthetic_reviews()
     copies = frame.iloc[:40].assign(item_id=lambda f: f["item_id"] + "-variant")
     leaky = pd.concat([frame, copies], ignore_index=True)
-    monkeypatch.setattr(D.amazon, "load_reviews", lambda name: LoadedTable(leaky, {}))
+    collapse = D.amazon.collapse_variant_copies
+    monkeypatch.setattr(D.amazon, "load_reviews", lambda name, keep_variant_copies=False: LoadedTable(
+        leaky if keep_variant_copies else collapse(leaky), {}))
     for seed in range(3):
         rd = D.load({"dataset": "x", "data": {"collapse_copies": True}}, seed)
         assert len(rd.split["train"]) + len(rd.split["val"]) + len(rd.split["test"]) == len(frame)
-        kept = D.collapse_copies(leaky)
-        train_reviews = set(map(tuple, kept.iloc[rd.split["train"]][D.COPY_KEY].to_numpy().tolist()))
-        test_reviews = set(map(tuple, kept.iloc[rd.split["test"]][D.COPY_KEY].to_numpy().tolist()))
+        kept = collapse(leaky)
+        train_reviews = set(map(tuple, kept.iloc[rd.split["train"]][D.amazon.COPY_KEY].to_numpy().tolist()))
+        test_reviews = set(map(tuple, kept.iloc[rd.split["test"]][D.amazon.COPY_KEY].to_numpy().tolist()))
         assert not train_reviews & test_reviews
     assert len(D.load({"dataset": "x", "data": {"collapse_copies": False}}, 0).ratings.user_codes) == len(leaky)

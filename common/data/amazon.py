@@ -7,7 +7,11 @@ with <category> in lower case, words joined by '-' (Musical_Instruments -> music
 
 Reviews schema: user_id str, item_id str, rating float32, text str, summary str, timestamp int64,
 sorted by (timestamp, user_id, item_id) so that row order is a property of the data, not of the file.
-The 2018 files repeat a review once per product variant; loaders keep the first (user, item) pair.
+The 2018 files repeat a review once per product variant, in two ways: the same (user, item) pair on
+several lines (the parser keeps the first), and the same review -- same user, text, summary, time and
+rating -- filed under several variant item ids (AMAZON_FASHION: 3,042 pairs, 424 distinct reviews).
+`load_reviews` collapses the second kind to its first row too, because a random split would otherwise put
+a copy of a test review (text *and* rating) in training. Pass keep_variant_copies=True to get every pair.
 
 Metadata schema (when meta_<Category>.json.gz is present): item_id str, title str, brand str,
 categories list[str], also_buy list[str], also_view list[str].
@@ -111,12 +115,20 @@ def parse_reviews(path: Path, dataset: str) -> pd.DataFrame:
     return frame.sort_values(["timestamp", "user_id", "item_id"], kind="stable").reset_index(drop=True)
 
 
-def load_reviews(dataset: str) -> LoadedTable:
+COPY_KEY = ["user_id", "text", "summary", "timestamp", "rating"]
+
+
+def collapse_variant_copies(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per distinct review: copies filed under other (variant) items are dropped, first kept."""
+    return frame.drop_duplicates(COPY_KEY, keep="first").reset_index(drop=True)
+
+
+def load_reviews(dataset: str, keep_variant_copies: bool = False) -> LoadedTable:
     release, cat = _lookup(dataset)
     rf = _review_file(release, cat)
     paths, shas = resolve(dataset, [rf])
     frame = cached_table(f"{dataset}-reviews", 1, shas, lambda: parse_reviews(paths[rf.path], dataset))
-    return LoadedTable(frame, shas)
+    return LoadedTable(frame if keep_variant_copies else collapse_variant_copies(frame), shas)
 
 
 def has_metadata(dataset: str) -> bool:

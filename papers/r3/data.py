@@ -12,9 +12,9 @@ Variant copies. The 2018 5-core files repeat one review under every variant ASIN
 shared loader keeps one row per (user, item) pair, which still leaves the same review (same user,
 text, summary, time and rating) under several items: AMAZON_FASHION has 3,042 pairs but only 424
 distinct reviews. A random split would then put copies of a test review — text *and* rating — in
-training. With ``data.collapse_copies`` (on in every config) such copies are collapsed to their first
-row before splitting, so every test review is unique. This leaves AMAZON_FASHION with one review per
-user (unusable for collaborative filtering) and Appliances with 141; see make_configs.EXCLUDED.
+training. The shared loader (`common.data.amazon.load_reviews`) collapses such copies to their first
+row unless ``data.collapse_copies: false``, so every test review is unique. This leaves
+AMAZON_FASHION with one review per user (unusable for collaborative filtering) and Appliances with 141; see make_configs.EXCLUDED.
 
 A "review" is the summary followed by the body text (both are written by the user for that item);
 the 2018 Gift Cards reviews have a median of 5 words, so the summary carries much of the signal.
@@ -139,18 +139,10 @@ def pad(seqs: list[list[int]], length: int) -> torch.Tensor:
     return out
 
 
-COPY_KEY = ["user_id", "text", "summary", "timestamp", "rating"]
-
-
-def collapse_copies(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per distinct review: copies filed under other (variant) items are dropped, first kept."""
-    return frame.drop_duplicates(COPY_KEY, keep="first").reset_index(drop=True)
-
-
 def load(cfg: dict, seed: int) -> ReviewData:
     """The config's Amazon category, split with the run seed (or data.split_seed when set)."""
-    table = amazon.load_reviews(cfg["dataset"])
-    frame = collapse_copies(table.frame) if C.get(cfg, "data.collapse_copies", True) else table.frame
+    table = amazon.load_reviews(cfg["dataset"], keep_variant_copies=not C.get(cfg, "data.collapse_copies", True))
+    frame = table.frame
     spec = dict(C.get(cfg, "data.split", {"kind": "random", "ratios": [0.8, 0.1, 0.1]}))
     split_seed = C.get(cfg, "data.split_seed")
     split = make_split(spec.pop("kind"), n=len(frame), seed=seed if split_seed is None else int(split_seed), **spec)
