@@ -98,3 +98,14 @@ def test_pretrain_graph_edges_by_hand():
     assert {tuple(t) for t in ts.triples.tolist()} == expected
     assert (ts.n_entities, ts.n_relations, off["item"], off["anchors"]) == (7, 4, 3, [0, 1, 2])
     assert ts.entity_type.tolist() == [0, 0, 0, 1, 1, 1, 2]
+
+
+def test_each_arm_tunes_only_the_facets_it_has():
+    from common.tune_optuna import dry_run
+    from papers.mflet.run import ARMS, arm_search_space
+
+    keys = {arm: set(dry_run(arm_search_space(f), arm)[1]) for arm, f in ARMS.items()}
+    assert not any(k.startswith("facets.") for k in keys["no-id"] | keys["scratch"])
+    assert "train.sparse_lr" not in keys["no-id"] and "train.sparse_lr" in keys["scratch"]
+    assert "facets.contrastive.temperature" in keys["contrastive"] and "facets.kge.train.margin" not in keys["contrastive"]
+    assert keys["both"] == keys["contrastive"] | keys["kge"]
