@@ -78,3 +78,21 @@ def test_amazon_ctr_windows_and_negatives(data_dir):
         assert w[earlier]["time"].max() < w[later]["time"].min()
     assert len(data.pretrain) * 2 == len(w["pretrain"]["y"])  # sampled negatives are not interactions
     assert data.pretrain["rating"].notna().all()
+
+
+def test_avazu_hour_becomes_hour_of_day_and_weekday():
+    import pandas as pd
+
+    from common.ranking.ctr_data import avazu_time_fields
+
+    out = avazu_time_fields(pd.Series([14102100, 14102523, 14103013]))
+    assert out["hour_of_day"].tolist() == ["0", "23", "13"]
+    assert out["weekday"].tolist() == ["1", "5", "3"]  # 2014-10-21 Tue, 10-25 Sat, 10-30 Thu
+
+
+def test_avazu_ctr_uses_test_file_as_test_window():
+    from common.ranking.ctr_data import load_ctr
+
+    d = load_ctr("avazu-10k", split_seed=3)
+    assert {w: len(t["y"]) for w, t in d.windows.items()} == {"train": 7199, "val": 1800, "test": 1000}
+    assert d.windows["test"]["y"].sum().item() == 143 and not d.schema.id_fields

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from common import data
-from common.data import amazon, base, criteo, movielens, tensors
+from common.data import amazon, avazu, base, criteo, movielens, tensors
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -184,6 +184,23 @@ def test_criteo_wrong_field_count_is_clear(tmp_path, data_dir):
     bad.write_text("\n".join(rows) + "\n")
     with pytest.raises(data.DatasetError, match="malformed row"):
         criteo.read_file(bad)
+
+
+def test_avazu_slice_schema_and_counts():
+    parts = avazu.load("avazu-10k")
+    train, test = parts["train"].frame, parts["test"].frame
+    assert train.shape == (8999, 24) and test.shape == (1000, 24)  # header skipped / absent
+    assert int(train["click"].sum() + test["click"].sum()) == 1706  # 17.1% of 9,999 (data README)
+    assert train["id"].iloc[0] == "1000009418151094273" and (train["hour"] == 14102100).all()
+
+
+def test_avazu_wrong_field_count_is_clear(tmp_path, data_dir):
+    rows = (data_dir / "avazu/wide_resdnn_raw/train.csv").read_text().splitlines()[:20]
+    rows[7] = ",".join(rows[7].split(",")[:20])
+    bad = tmp_path / "bad.csv"
+    bad.write_text("\n".join(rows) + "\n")
+    with pytest.raises(data.DatasetError, match=r"\[avazu\] malformed row in .*bad.csv"):
+        avazu.read_file(bad)
 
 
 @pytest.mark.parametrize("name,shape,binary", [("alog", (200, 100, 200), False), ("acc", (3000, 150, 30000), False),

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import ModuleType
 
-from . import amazon, criteo, kg, movielens, tensors
+from . import amazon, avazu, criteo, kg, movielens, tensors
 from .base import DatasetError, LoadedTable, RawFile, cache_dir, data_dir, offline, set_data_dir
 
 
@@ -35,6 +35,8 @@ _STATIC = {
     "criteo-900": (criteo, "Criteo DAC: first 900 rows of train.txt (pipeline checks only)"),
     "criteo-10k": (criteo, "Criteo DAC: 10,000 labelled rows (8,000 train + 2,000 test)"),
     "criteo": (criteo, "Criteo DAC full train.txt, 45.8M rows (streamed)"),
+    "avazu-10k": (avazu, "Avazu CTR: first 9,999 labelled rows of train.csv (8,999 train + 1,000 test), one hour"),
+    "avazu": (avazu, "Avazu CTR full train.csv, 40.4M rows over 10 days (streamed)"),
     "alog": (tensors, "Alog access-log tensor 200x100x200, continuous, 5 folds"),
     "acc": (tensors, "ACC (IBM) tensor 3000x150x30000, continuous"),
     "dblp": (tensors, "DBLP tensor 10000x200x10000, binary"),
@@ -64,5 +66,5 @@ def verify(name: str) -> dict[str, str]:
     return shas
 
 
-__all__ = ["DatasetEntry", "DatasetError", "LoadedTable", "RawFile", "amazon", "cache_dir", "catalogue", "criteo", "kg",
+__all__ = ["DatasetEntry", "DatasetError", "LoadedTable", "RawFile", "amazon", "avazu", "cache_dir", "catalogue", "criteo", "kg",
            "data_dir", "get", "movielens", "offline", "set_data_dir", "tensors", "verify"]
