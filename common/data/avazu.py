@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from .base import DatasetError, LoadedTable, RawFile, resolve
+from .base import DatasetError, LoadedTable, RawFile, load_train_test
 
 COLUMNS = ["id", "click", "hour", "C1", "banner_pos", "site_id", "site_domain", "site_category", "app_id",
            "app_domain", "app_category", "device_id", "device_ip", "device_model", "device_type",
@@ -66,12 +66,7 @@ def load(dataset: str = "avazu-10k") -> dict[str, LoadedTable]:
     """The slice whole: {'train': ..., 'test': ...}. The full file is refused: stream it with iter_batches."""
     if dataset == "avazu":
         raise DatasetError("[avazu] the full file is 6 GB: stream it with common.data.avazu.iter_batches")
-    paths, shas = resolve(dataset, FILES[dataset])
-    out = {}
-    for rf in FILES[dataset]:
-        part = "test" if rf.path.endswith("test.csv") else "train"
-        out[part] = LoadedTable(read_file(paths[rf.path], header=part == "train"), {rf.path: shas[rf.path]})
-    return out
+    return load_train_test(dataset, FILES[dataset], lambda path, part: read_file(path, header=part == "train"))
 
 
 def raw_files(dataset: str) -> list[RawFile]:

@@ -240,3 +240,15 @@ def resolve(dataset: str, raw_files: Iterable[RawFile]) -> tuple[dict[str, Path]
 
             warnings.warn(f"[{dataset}] {rf.path} has no pinned checksum; recording observed sha256 {shas[rf.path]}")
     return paths, shas
+
+
+def load_train_test(dataset: str, raw_files: list[RawFile], read: Callable[[Path, str], pd.DataFrame]
+                    ) -> dict[str, LoadedTable]:
+    """A small slice of a CTR log read whole: {'train': ..., 'test': ...} by file name (a file whose
+    name starts with 'test' is the test part); ``read(path, part)`` parses one file."""
+    paths, shas = resolve(dataset, raw_files)
+    out = {}
+    for rf in raw_files:
+        part = "test" if Path(rf.path).name.startswith("test") else "train"
+        out[part] = LoadedTable(read(paths[rf.path], part), {rf.path: shas[rf.path]})
+    return out

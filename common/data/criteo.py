@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from .base import DatasetError, LoadedTable, RawFile, resolve
+from .base import DatasetError, LoadedTable, RawFile, load_train_test, resolve
 
 INT_FIELDS = [f"I{i}" for i in range(1, 14)]
 CAT_FIELDS = [f"C{i}" for i in range(1, 27)]
@@ -75,12 +75,7 @@ def load(dataset: str = "criteo-900") -> dict[str, LoadedTable]:
     """
     if dataset == "criteo":
         raise DatasetError("[criteo] the full file is 11 GB: stream it with common.data.criteo.iter_batches")
-    paths, shas = resolve(dataset, FILES[dataset])
-    out = {}
-    for rf in FILES[dataset]:
-        part = "test" if rf.path.endswith("test.txt") else "train"
-        out[part] = LoadedTable(read_file(paths[rf.path]), {rf.path: shas[rf.path]})
-    return out
+    return load_train_test(dataset, FILES[dataset], lambda path, part: read_file(path))
 
 
 def locate(dataset: str = "criteo") -> Path:
