@@ -109,22 +109,33 @@ class ADFModel:
         var = vf + noise_var
         return (y - f) / var, -0.5 / var + 0.5 * (y - f) ** 2 / var ** 2
 
+    def linearise(self, mu, vu):
+        """Per entry: f, v_f, df/du, H d restricted to u, and whatever `weight_site_sums` needs.
+
+        Generic version from the flat `derivs` (B, P) matrices; Spider overrides it with products of
+        per-layer factors that never form (B, P) matrices here."""
+        f, gw, gu, hw, hu = self.derivs(mu, vu)
+        vf = (gw ** 2 * self.vw).sum(1) + (gu ** 2 * vu).sum(1)
+        return f, vf, gu, hu, (gw, hw)
+
+    def weight_site_sums(self, lf, lv, wpart):
+        """Summed natural-parameter increments of the shared weights over the batch (generic version)."""
+        gw, hw = wpart
+        dmw, dvw = lf[:, None] * gw + 2 * lv[:, None] * hw, lv[:, None] * gw ** 2
+        dprec, dh = self._site_deltas(self.mw[None], self.vw[None], dmw, dvw)
+        return dprec.sum(0), dh.sum(0)
+
     def update(self, idx: torch.Tensor, y: torch.Tensor) -> None:
         """One joint ADF update from a batch of entries (a single entry = the exact sequential step)."""
         y = y.to(self.dtype)
         mu, vu = self.gather(idx)
         noise_var = self.b / self.a
-        f, gw, gu, hw, hu = self.derivs(mu, vu)
-        vf = (gw ** 2 * self.vw).sum(1) + (gu ** 2 * vu).sum(1)
+        f, vf, gu, hu, wpart = self.linearise(mu, vu)
         lf, lv = self.logz_grads(y, f, vf, noise_var)
         dmu, dvu = lf[:, None] * gu + 2 * lv[:, None] * hu, lv[:, None] * gu ** 2
         if self.mw.numel():
-            dmw, dvw = lf[:, None] * gw + 2 * lv[:, None] * hw, lv[:, None] * gw ** 2
-            self.mw, self.vw = self._combine(self.mw, self.vw, dmw, dvw)
-        K, R = len(self.shape), self.R
-        for k in range(K):
-            sl = slice(k * R, (k + 1) * R)
-            self.mu[k], self.vu[k] = self._combine_rows(self.mu[k], self.vu[k], idx[:, k], dmu[:, sl], dvu[:, sl])
+            self.mw, self.vw = self._apply(self.mw, self.vw, *self.weight_site_sums(lf, lv, wpart))
+        self._combine_factors(idx, mu, vu, dmu, dvu)
         if not self.binary:  # conjugate Gamma update of the noise precision (SBDT network.py)
             a, b = self.a + 0.5 * len(y), self.b + 0.5 * ((y - f) ** 2 + vf).sum()
             if torch.isfinite(b) and b > 0:
@@ -133,8 +144,7 @@ class ADFModel:
     def logz(self, idx, y):
         """log Z per entry at the current posterior (used by tests to check derivatives)."""
         mu, vu = self.gather(idx)
-        f, gw, gu, _, _ = self.derivs(mu, vu)
-        vf = (gw ** 2 * self.vw).sum(1) + (gu ** 2 * vu).sum(1)
+        f, vf, *_ = self.linearise(mu, vu)
         return probit_logz(f, vf, y) if self.binary else gaussian_logz(f, vf, y, self.b / self.a)
 
     def _site_deltas(self, m, v, dm, dv):
@@ -146,29 +156,50 @@ class ADFModel:
         """
         c = dm ** 2 - 2 * dv
         den = 1 - v * c
+        lo, hi = torch.aminmax(den)
+        if lo > 0 and torch.isfinite(hi):  # all valid (a NaN or inf in dm makes den NaN or -inf: v > 0)
+            inv = 1 / den
+            return c * inv, (dm + m * c) * inv
         ok = (den > 0) & torch.isfinite(den) & torch.isfinite(dm)
         self.skipped += int((~ok).sum())
         inv = torch.where(ok, 1 / torch.where(ok, den, 1.0), 0.0)
         return c * inv, (dm + m * c) * inv
 
     def _apply(self, m, v, dprec, dh):
+        """Posterior x summed sites; elements whose new precision is not positive and finite keep
+        their old moments. One aminmax pass decides whether any element needs the mask."""
         prec, h = 1 / v + dprec, m / v + dh
+        lo, hi = torch.aminmax(prec)
+        if lo > 0 and torch.isfinite(hi + h.sum()):
+            return h / prec, 1 / prec
         ok = (prec > 0) & torch.isfinite(prec) & torch.isfinite(h)
         self.skipped += int((~ok).sum())
         return torch.where(ok, h / prec, m), torch.where(ok, 1 / prec, v)
 
-    def _combine(self, m, v, dm, dv):
-        dprec, dh = self._site_deltas(m[None], v[None], dm, dv)
-        return self._apply(m, v, dprec.sum(0), dh.sum(0))
+    def _combine_factors(self, idx, mu, vu, dm, dv):
+        """Multiply each entry's factor sites into the rows it touches (natural parameters add, so
+        entries sharing a row are merged with index_add), all modes at once.
 
-    def _combine_rows(self, M, V, rows, dm, dv):
-        m, v = M[rows], V[rows]
-        dprec, dh = self._site_deltas(m, v, dm, dv)
-        uniq, inv = torch.unique(rows, return_inverse=True)
-        sp = torch.zeros(len(uniq), self.R, dtype=self.dtype).index_add_(0, inv, dprec)
-        sh = torch.zeros(len(uniq), self.R, dtype=self.dtype).index_add_(0, inv, dh)
-        M[uniq], V[uniq] = self._apply(M[uniq], V[uniq], sp, sh)  # in place: no copy of the table
-        return M, V
+        mu, vu are the gathered rows (B, K*R); dm, dv the per-entry dlogZ/dm, dlogZ/dv there."""
+        K, R, B = len(self.shape), self.R, len(idx)
+        dprec, dh = self._site_deltas(mu, vu, dm, dv)
+        if B == 1:  # sequential mode: each mode's row is touched once
+            rows = [idx[:, k] for k in range(K)]
+            m, v, sp, sh = mu.view(K, R), vu.view(K, R), dprec.view(K, R), dh.view(K, R)
+        else:
+            rows, parts = [], []
+            for k in range(K):
+                uniq, inv = torch.unique(idx[:, k], return_inverse=True)
+                sl = slice(k * R, (k + 1) * R)
+                z = torch.zeros(len(uniq), R, dtype=self.dtype)
+                rows.append(uniq)
+                parts.append((self.mu[k][uniq], self.vu[k][uniq], z.index_add(0, inv, dprec[:, sl]),
+                              z.index_add(0, inv, dh[:, sl])))
+            m, v, sp, sh = (torch.cat(t) for t in zip(*parts))
+        new_m, new_v = self._apply(m, v, sp, sh)
+        sizes = [len(r) for r in rows]
+        for k, (r, nm, nv) in enumerate(zip(rows, new_m.split(sizes), new_v.split(sizes))):
+            self.mu[k][r], self.vu[k][r] = nm, nv  # in place: no copy of the table
 
     def process_batch(self, idx, y, sequential: bool) -> None:
         if sequential:

@@ -77,6 +77,13 @@ def training_entries(source: str, split: int, zero_seed: int):
     return t, idx, y
 
 
+def subsample(sets, max_total: int):
+    """A fixed (seed-independent) random subset of each test set, about max_total entries in all."""
+    rng = np.random.default_rng(12345)
+    per = max(1, max_total // len(sets))
+    return [(i[s], v[s]) for i, v in sets for s in [np.sort(rng.permutation(len(v))[:per])]]
+
+
 def build_stream(cfg: dict, seed: int) -> Stream:
     """The seed permutes the stream order; data.max_stream / data.max_test truncate for quick runs."""
     source = C.get(cfg, "data.tensor", cfg["dataset"])
@@ -90,9 +97,7 @@ def build_stream(cfg: dict, seed: int) -> Stream:
     sets = t.test_sets or [(t.test_idx, t.test_y)]
     max_test = C.get(cfg, "data.max_test")
     if max_test:  # a fixed (seed-independent) subset of each test set, for quick profiles
-        rng = np.random.default_rng(12345)
-        per = max(1, int(max_test) // len(sets))
-        sets = [(i[s], v[s]) for i, v in sets for s in [np.sort(rng.permutation(len(v))[:per])]]
+        sets = subsample(sets, int(max_test))
     test_sets = [(torch.as_tensor(i), torch.as_tensor((v - mean) / std)) for i, v in sets]
     fp = _digest(idx, y, *[i for i, _ in sets])
     return Stream(cfg["dataset"], tuple(t.shape), t.binary, torch.as_tensor(idx), torch.as_tensor((y - mean) / std),

@@ -54,6 +54,7 @@ class Spider(ADFModel):
         self.site_prec = torch.full_like(self.vw, 1 / v0)
         self.site_h = torch.zeros_like(self.mw)
         self.ep_updated = 0
+        self._one = torch.ones((), dtype=self.dtype)
 
     def init_weights(self, g):  # randn / sqrt(fan_in + 1), as SBDT prior.py
         return torch.cat([torch.randn(o * i, generator=g, dtype=torch.float64) / math.sqrt(i) for o, i in self.layers])
@@ -68,58 +69,110 @@ class Spider(ADFModel):
                 h = torch.relu(h)
         return h[0]
 
-    def derivs(self, mu, vu):
-        """Closed-form f, per-entry gradients and H (g * v) for the MLP (Pearlmutter's R-operator:
-        forward- then backward-mode tangents of backprop along the per-entry direction g * v)."""
-        B = len(mu)
-        Ws, off = [], 0
+    def _layer_views(self, flat):
+        out, off = [], 0
         for o, i in self.layers:
-            Ws.append(self.mw[off:off + o * i].reshape(o, i))
+            out.append(flat[off:off + o * i].view(o, i))
             off += o * i
-        one = mu.new_ones(B, 1)
-        acts, zs, a = [], [], mu
+        return out
+
+    def forward(self, mu):
+        """Batched f at factor values `mu` (B, K*R) and the per-layer activations and pre-activations."""
+        one, acts, zs, a = mu.new_ones(len(mu), 1), [], [], mu
+        Ws = self._layer_views(self.mw)
         for li, ((o, i), W) in enumerate(zip(self.layers, Ws)):
             at = torch.cat([a, one], 1) / math.sqrt(i)
             acts.append(at)
             z = at @ W.T
             zs.append(z)
             a = torch.relu(z) if li < len(Ws) - 1 else z
-        f = a[:, 0]
-        L = len(Ws)
+        return a[:, 0], acts, zs
+
+    @torch.no_grad()
+    def predict(self, idx):
+        return self.forward(self.gather(idx)[0])[0]
+
+    def linearise(self, mu, vu):
+        """The quantities of `derivs` without forming any (B, P) matrix.
+
+        Per layer, df/dW = delta (x) a (delta = df/dz, a = the scaled input with its bias unit) and
+        H d restricted to W = ddot (x) a + delta (x) adot, so every contraction with d = g * v reduces to
+        matrix products with the variance table V:  sum_i dW[b,o,i] a[b,i] = delta (a^2 V^T),
+        sum_o delta[b,o] dW[b,o,i] = a (delta^2 V), and v_f's weight part = sum_i a^2 (delta^2 V).
+        Returns the per-layer factors (a, adot, delta, ddot) for `weight_site_sums`."""
+        f, acts, zs = self.forward(mu)
+        Ws, Vs = self._layer_views(self.mw), self._layer_views(self.vw)
+        L, sq = len(Ws), [math.sqrt(i) for _, i in self.layers]
         masks = [(z > 0).to(mu.dtype) for z in zs[:-1]]
-        # backward: delta_l = df/dz_l
         deltas = [None] * L
-        deltas[-1] = mu.new_ones(B, 1)
+        deltas[-1] = mu.new_ones(len(mu), 1)
         for li in range(L - 1, 0, -1):
-            deltas[li - 1] = deltas[li] @ Ws[li][:, :-1] / math.sqrt(self.layers[li][1]) * masks[li - 1]
-        gWs = [deltas[li][:, :, None] * acts[li][:, None, :] for li in range(L)]
-        gu = deltas[0] @ Ws[0][:, :-1] / math.sqrt(self.layers[0][1])
-        # direction d = g * v
-        vWs, off = [], 0
-        for o, i in self.layers:
-            vWs.append(self.vw[off:off + o * i].reshape(o, i))
-            off += o * i
-        dWs = [g * v for g, v in zip(gWs, vWs)]
-        du = gu * vu
-        # forward tangents
-        adot, atdots = du, []
-        for li, ((o, i), W) in enumerate(zip(self.layers, Ws)):
-            atd = torch.cat([adot, torch.zeros_like(one)], 1) / math.sqrt(i)
+            deltas[li - 1] = deltas[li] @ Ws[li][:, :-1] / sq[li] * masks[li - 1]
+        d2s = [d * d for d in deltas]
+        d2V = [d2 @ V for d2, V in zip(d2s, Vs)]  # (B, i): sum_o delta^2 V
+        gu = deltas[0] @ Ws[0][:, :-1] / sq[0]
+        vf = sum((a * a * dv).sum(1) for a, dv in zip(acts, d2V)) + (gu * gu * vu).sum(1)
+        adot, atdots = gu * vu, []
+        for li, (W, V) in enumerate(zip(Ws, Vs)):
+            atd = torch.cat([adot, adot.new_zeros(len(adot), 1)], 1) / sq[li]
             atdots.append(atd)
-            zd = torch.einsum("boi,bi->bo", dWs[li], acts[li]) + atd @ W.T
+            zd = deltas[li] * ((acts[li] * acts[li]) @ V.T) + atd @ W.T
             adot = zd * masks[li] if li < L - 1 else zd
-        # backward tangents
+        back = [acts[li][:, :-1] * d2V[li][:, :-1] for li in range(L)]
         ddots = [None] * L
         ddots[-1] = torch.zeros_like(deltas[-1])
         for li in range(L - 1, 0, -1):
-            back = torch.einsum("bo,boi->bi", deltas[li], dWs[li][:, :, :-1]) + ddots[li] @ Ws[li][:, :-1]
-            ddots[li - 1] = back / math.sqrt(self.layers[li][1]) * masks[li - 1]
-        hWs = [ddots[li][:, :, None] * acts[li][:, None, :] + deltas[li][:, :, None] * atdots[li][:, None, :]
-               for li in range(L)]
-        hu = (torch.einsum("bo,boi->bi", deltas[0], dWs[0][:, :, :-1]) + ddots[0] @ Ws[0][:, :-1]) / math.sqrt(
-            self.layers[0][1])
-        flat = lambda ts: torch.cat([t.reshape(B, -1) for t in ts], 1)  # noqa: E731
-        return f, flat(gWs), gu, flat(hWs), hu
+            ddots[li - 1] = (back[li] + ddots[li] @ Ws[li][:, :-1]) / sq[li] * masks[li - 1]
+        hu = (back[0] + ddots[0] @ Ws[0][:, :-1]) / sq[0]
+        return f, vf, gu, hu, (acts, atdots, deltas, ddots)
+
+    def derivs(self, mu, vu):
+        """Flat per-entry df/dw and H d (B, P) assembled from `linearise`'s factors (tests, reference)."""
+        f, _, gu, hu, (acts, atdots, deltas, ddots) = self.linearise(mu, vu)
+        flat = lambda ts: torch.cat([t.reshape(len(mu), -1) for t in ts], 1)  # noqa: E731
+        gW = [d[:, :, None] * a[:, None, :] for d, a in zip(deltas, acts)]
+        hW = [dd[:, :, None] * a[:, None, :] + d[:, :, None] * ad[:, None, :]
+              for a, ad, d, dd in zip(acts, atdots, deltas, ddots)]
+        return f, flat(gW), gu, flat(hW), hu
+
+    def weight_site_sums(self, lf, lv, wpart, block: int = 40_000):
+        """Sum over the batch of each weight's site increments (see ADFModel._site_deltas), per layer
+        and in chunks of entries so that the (chunk, o, i) temporaries stay in cache.
+
+        With P1 = lf delta + 2 lv ddot and Q1 = 2 lv delta, dlogZ/dW = P1 (x) a + Q1 (x) adot and
+        c = dm^2 - 2 dv = dm^2 - 2 (lv delta^2) (x) a^2. When every 1 - v c of a chunk is finite and
+        positive (the usual case; one aminmax pass checks it) no entry is invalid and the masks are
+        skipped; otherwise the chunk goes through the generic `_site_deltas` with its checks."""
+        acts, atdots, deltas, ddots = wpart
+        Ms, Vs = self._layer_views(self.mw), self._layer_views(self.vw)
+        sp, sh = [], []
+        for a, ad, d, dd, M, V in zip(acts, atdots, deltas, ddots, Ms, Vs):
+            P1 = lf[:, None] * d + 2 * lv[:, None] * dd
+            Q1 = 2 * lv[:, None] * d
+            R1 = lv[:, None] * d * d
+            a2 = a * a
+            ps, hs = torch.zeros_like(M), torch.zeros_like(M)
+            step = max(1, block // M.numel())
+            for s in range(0, len(a), step):
+                e = slice(s, s + step)
+                dm = P1[e, :, None] * a[e, None, :]
+                dm.addcmul_(Q1[e, :, None], ad[e, None, :])
+                c = dm * dm
+                c.addcmul_(R1[e, :, None], a2[e, None, :], value=-2)
+                den = torch.addcmul(self._one, c, V, value=-1)
+                lo, hi = torch.aminmax(den)
+                if lo > 0 and torch.isfinite(hi):
+                    inv = den.reciprocal_()
+                    dprec = c.mul_(inv)
+                    dh = dm.mul_(inv).addcmul_(M, dprec)
+                else:
+                    dv = R1[e, :, None] * a2[e, None, :]
+                    dprec, dh = self._site_deltas(M[None], V[None], dm, dv)
+                ps += dprec.sum(0)
+                hs += dh.sum(0)
+            sp.append(ps.reshape(-1))
+            sh.append(hs.reshape(-1))
+        return torch.cat(sp), torch.cat(sh)
 
     def after_batch(self):
         if self.spike_slab:
