@@ -16,6 +16,7 @@ metrics are reported on the standardised scale ('rmse', 'mse') and in original u
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 from dataclasses import dataclass
@@ -102,6 +103,19 @@ def build_stream(cfg: dict, seed: int) -> Stream:
     fp = _digest(idx, y, *[i for i, _ in sets])
     return Stream(cfg["dataset"], tuple(t.shape), t.binary, torch.as_tensor(idx), torch.as_tensor((y - mean) / std),
                   test_sets, mean, std, t.files, fp)
+
+
+def holdout(stream: Stream, fraction: float) -> tuple[Stream, Stream]:
+    """(stream without its last `fraction` of entries, the same stream scored on those entries).
+
+    For tuning: the held-out tail of the (seed-permuted) training stream is the validation set, so a
+    search never looks at the test sets. Standardisation keeps the whole stream's mean/std."""
+    n_val = int(round(len(stream.y) * fraction))
+    if not 0 < n_val < len(stream.y):
+        raise ValueError(f"data.val_fraction={fraction} leaves no validation or no training entries")
+    cut = len(stream.y) - n_val
+    train = dataclasses.replace(stream, idx=stream.idx[:cut], y=stream.y[:cut])
+    return train, dataclasses.replace(train, test_sets=[(stream.idx[cut:], stream.y[cut:])])
 
 
 def evaluate(predict, stream: Stream) -> dict[str, float]:

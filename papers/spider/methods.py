@@ -21,7 +21,7 @@ from common import config as C
 from common.registry import register
 from common.train import RunContext, RunResult
 
-from .data import Stream, build_stream, evaluate, subsample
+from .data import Stream, build_stream, evaluate, holdout, subsample
 from .models import Spider, StreamingCP
 
 PAPER = "spider"
@@ -45,8 +45,25 @@ def _result(stream, metrics, curve, cfg, extra, t_update, n_entries, ctx) -> Run
              "update_entries_per_s": n_entries / t_update if t_update else None,
              "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
              "curve_test_entries": C.get(cfg, "data.curve_max_test") or "all", **extra}
-    return RunResult({"test": metrics} if ctx.evaluate_test else {"val": {}}, stream.files, stream.fingerprint,
-                     None, extra)
+    return RunResult(metrics, stream.files, stream.fingerprint, None, extra)
+
+
+def _streams(cfg: dict, ctx: RunContext) -> tuple[Stream, Stream | None]:
+    """The training stream and, with data.val_fraction, the validation stream held out from its tail
+    (what tuning trials are scored on; without it a trial has no validation metric)."""
+    stream = build_stream(cfg, ctx.seed)
+    frac = float(C.get(cfg, "data.val_fraction", 0) or 0)
+    return holdout(stream, frac) if frac else (stream, None)
+
+
+def _final_metrics(predict, stream: Stream, val: Stream | None, ctx: RunContext) -> dict:
+    if val is not None:
+        metrics = {"val": evaluate(predict, val)}
+    else:
+        metrics = {} if ctx.evaluate_test else {"val": {}}
+    if ctx.evaluate_test:
+        metrics["test"] = evaluate(predict, stream)
+    return metrics
 
 
 def _curve_stream(stream: Stream, cfg: dict) -> Stream:
@@ -57,8 +74,9 @@ def _curve_stream(stream: Stream, cfg: dict) -> Stream:
     return dataclasses.replace(stream, test_sets=subsample(stream.test_sets, int(n))) if n else stream
 
 
-def _stream_loop(cfg, ctx, stream, process, predict):
-    """Feed batches to `process(idx, y)`; record the test metric every 5% (curve) and at the end."""
+def _stream_loop(cfg, ctx, stream, process, predict, val=None):
+    """Feed batches to `process(idx, y)`; record the test metric every 5% (curve) and at the end
+    (and the validation metric at the end when a validation stream is given)."""
     bs = int(C.get(cfg, "train.batch_size", 128))
     n_b = _n_batches(stream, cfg)
     marks = _checkpoints(n_b)
@@ -71,12 +89,11 @@ def _stream_loop(cfg, ctx, stream, process, predict):
         t_update += time.perf_counter() - t0
         if ctx.evaluate_test and (b + 1) in marks:
             curve.append([round((b + 1) / n_b, 4), evaluate(predict, on)[primary]])
-    metrics = evaluate(predict, stream) if ctx.evaluate_test else {}
-    return metrics, curve, t_update, min(n_b * bs, len(stream.y))
+    return _final_metrics(predict, stream, val, ctx), curve, t_update, min(n_b * bs, len(stream.y))
 
 
 def _adf(cfg: dict, ctx: RunContext, kind: str) -> RunResult:
-    stream = build_stream(cfg, ctx.seed)
+    stream, val = _streams(cfg, ctx)
     rank = int(C.get(cfg, "model.rank", 8))
     common = dict(seed=ctx.seed, v0=float(C.get(cfg, "model.v0", 1.2)))
     if kind == "post":
@@ -88,7 +105,7 @@ def _adf(cfg: dict, ctx: RunContext, kind: str) -> RunResult:
                        tau0=float(C.get(cfg, "model.tau0", 1.0)), **common)
     sequential = bool(C.get(cfg, "train.sequential", False))
     metrics, curve, t_update, n = _stream_loop(cfg, ctx, stream, lambda i, y: model.process_batch(i, y, sequential),
-                                               model.predict)
+                                               model.predict, val)
     extra = {"mode": "sequential" if sequential else "vectorized", "skipped_updates": model.skipped,
              "state_mb": model.memory_bytes() / 2 ** 20}
     if not stream.binary:
@@ -98,25 +115,63 @@ def _adf(cfg: dict, ctx: RunContext, kind: str) -> RunResult:
     return _result(stream, metrics, curve, cfg, extra, t_update, n, ctx)
 
 
-@register(PAPER, "spider")
+# -- Optuna search spaces (`reprorec tune spider <method> --dataset D`) ---------------------------------
+# Every space also fixes data.val_fraction: trials are scored on the held-out last 5% of the stream
+# (the test sets are never looked at), and the tuned config keeps that holdout for its final seeds.
+HOLDOUT = {"val_fraction": 0.05}
+
+
+def _rank(trial) -> int:
+    return trial.suggest_categorical("model.rank", [3, 5, 8, 10])
+
+
+def spider_gauss_space(trial) -> dict:
+    return {"model": {"rank": _rank(trial), "v0": trial.suggest_float("model.v0", 0.3, 3.0, log=True)},
+            "data": dict(HOLDOUT)}
+
+
+def spider_space(trial) -> dict:
+    space = spider_gauss_space(trial)
+    space["model"].update(rho0=trial.suggest_float("model.rho0", 0.05, 0.95),
+                          tau0=trial.suggest_float("model.tau0", 0.1, 10.0, log=True))
+    return space
+
+
+def post_space(trial) -> dict:
+    return {"model": {"rank": _rank(trial), "v0": trial.suggest_float("model.v0", 0.3, 3.0, log=True),
+                      "factor_scale": trial.suggest_float("model.factor_scale", 0.1, 1.0)}, "data": dict(HOLDOUT)}
+
+
+def nn_adam_space(trial) -> dict:
+    return {"model": {"rank": _rank(trial)}, "data": dict(HOLDOUT),
+            "train": {"lr": trial.suggest_float("train.lr", 1e-4, 3e-2, log=True),
+                      "steps_per_batch": trial.suggest_categorical("train.steps_per_batch", [1, 2, 4])}}
+
+
+def cp_offline_space(trial) -> dict:
+    return {"model": {"rank": _rank(trial), "l2": trial.suggest_float("model.l2", 1e-6, 1e-2, log=True)},
+            "data": dict(HOLDOUT), "train": {"lr": trial.suggest_float("train.lr", 1e-3, 1e-1, log=True)}}
+
+
+@register(PAPER, "spider", search_space=spider_space)
 def run_spider(cfg: dict, ctx: RunContext) -> RunResult:
     """SPIDER/SBDT: Bayesian deep tensor factorisation, spike-and-slab weights, streaming ADF + EP."""
     return _adf(cfg, ctx, "spider")
 
 
-@register(PAPER, "spider-seq")
+@register(PAPER, "spider-seq", search_space=spider_space)
 def run_spider_seq(cfg: dict, ctx: RunContext) -> RunResult:
     """SPIDER in the authors' sequential mode: entries of a batch updated one at a time."""
     return _adf(C.deep_merge(cfg, {"train": {"sequential": True}}), ctx, "spider")
 
 
-@register(PAPER, "spider-gauss")
+@register(PAPER, "spider-gauss", search_space=spider_gauss_space)
 def run_spider_gauss(cfg: dict, ctx: RunContext) -> RunResult:
     """Ablation: SPIDER with a plain Gaussian weight prior (no spike-and-slab EP step)."""
     return _adf(cfg, ctx, "spider-gauss")
 
 
-@register(PAPER, "post")
+@register(PAPER, "post", search_space=post_space)
 def run_post(cfg: dict, ctx: RunContext) -> RunResult:
     """POST-style streaming Bayesian CP (diagonal Gaussian factors, same ADF and likelihoods)."""
     return _adf(cfg, ctx, "post")
@@ -162,10 +217,10 @@ def _point_model(cfg, stream, ctx, cp: bool) -> PointTensorModel:
                             cp=cp, factor_scale=None if fs is None else float(fs))
 
 
-@register(PAPER, "nn-adam")
+@register(PAPER, "nn-adam", search_space=nn_adam_space)
 def run_nn_adam(cfg: dict, ctx: RunContext) -> RunResult:
     """The SPIDER network with point estimates, trained by Adam in one pass over the stream."""
-    stream = build_stream(cfg, ctx.seed)
+    stream, val = _streams(cfg, ctx)
     model = _point_model(cfg, stream, ctx, cp=False)
     opt = torch.optim.Adam(model.parameters(), lr=float(C.get(cfg, "train.lr", 1e-3)))
     steps = int(C.get(cfg, "train.steps_per_batch", 1))
@@ -177,14 +232,14 @@ def run_nn_adam(cfg: dict, ctx: RunContext) -> RunResult:
             opt.step()
 
     predict = torch.no_grad()(model)
-    metrics, curve, t_update, n = _stream_loop(cfg, ctx, stream, process, predict)
+    metrics, curve, t_update, n = _stream_loop(cfg, ctx, stream, process, predict, val)
     return _result(stream, metrics, curve, cfg, {"mode": "adam-one-pass"}, t_update, n, ctx)
 
 
-@register(PAPER, "cp-offline")
+@register(PAPER, "cp-offline", search_space=cp_offline_space)
 def run_cp_offline(cfg: dict, ctx: RunContext) -> RunResult:
     """Offline CP: Adam, many shuffled epochs over all training entries, L2 on looked-up rows."""
-    stream = build_stream(cfg, ctx.seed)
+    stream, val = _streams(cfg, ctx)
     model = _point_model(cfg, stream, ctx, cp=True)
     opt = torch.optim.Adam(model.parameters(), lr=float(C.get(cfg, "train.lr", 0.01)))
     bs, epochs = int(C.get(cfg, "train.batch_size", 1024)), int(C.get(cfg, "train.max_epochs", 20))
@@ -203,7 +258,7 @@ def run_cp_offline(cfg: dict, ctx: RunContext) -> RunResult:
         if ctx.evaluate_test:
             curve.append([ep + 1, evaluate(torch.no_grad()(model), on)[C.get(cfg, "metric.name")]])
     t_update = time.perf_counter() - t0
-    metrics = evaluate(torch.no_grad()(model), stream) if ctx.evaluate_test else {}
+    metrics = _final_metrics(torch.no_grad()(model), stream, val, ctx)
     res = _result(stream, metrics, curve, cfg, {"mode": "offline", "curve_x": "epoch"}, t_update,
                   epochs * len(stream.y), ctx)
     res.epochs = epochs

@@ -1,0 +1,57 @@
+"""SPIDER methods are tunable by the shared Optuna harness: every search space samples valid config
+overrides, and a trial (evaluate_test=False) is scored on a held-out stream tail, never the test sets."""
+from __future__ import annotations
+
+import math
+
+import optuna
+import pytest
+import torch
+
+from common import registry
+from common.experiment import run_experiment
+from common.registry import PAPERS_DIR
+from common.train import RunContext
+from common.tune_optuna import dry_run, search_space
+from papers.spider.data import Stream, holdout
+
+METHODS = ["spider", "spider-seq", "spider-gauss", "post", "nn-adam", "cp-offline"]
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_every_method_declares_a_search_space_that_samples(method):
+    space = search_space("spider", method)
+    overrides, dists = dry_run(space, f"spider/{method}")
+    assert "model.rank" in dists and overrides["model"]["rank"] in (3, 5, 8, 10)
+    assert overrides["data"]["val_fraction"] == 0.05
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
+    for _ in range(20):  # every sample stays inside the declared ranges
+        trial = study.ask()
+        o = space(trial)
+        for name, value in trial.params.items():
+            assert dists[name]._contains(dists[name].to_internal_repr(value))
+        study.tell(trial, 0.0)
+    if method.startswith("spider") and method != "spider-gauss":
+        assert 0.05 <= o["model"]["rho0"] <= 0.95 and 0.1 <= o["model"]["tau0"] <= 10
+
+
+def test_holdout_splits_the_stream_tail_without_overlap():
+    idx = torch.arange(60).reshape(20, 3)
+    s = Stream("x", (60, 60, 60), False, idx, torch.arange(20.0), [], 0.0, 1.0, {}, "fp")
+    train, val = holdout(s, 0.25)
+    assert len(train.y) == 15 and torch.equal(train.idx, idx[:15])
+    (vi, vy), = val.test_sets
+    assert torch.equal(vi, idx[15:]) and torch.equal(vy, torch.arange(15.0, 20.0))
+    with pytest.raises(ValueError, match="val_fraction"):
+        holdout(s, 0.001)
+
+
+@pytest.mark.parametrize("method", ["spider", "nn-adam"])
+def test_a_tuning_trial_reports_only_a_validation_metric(method, data_dir):
+    assert registry.method("spider", method).search_space is not None
+    cfg = PAPERS_DIR / "spider" / "configs" / f"alog-{method}.yaml"
+    over = ["data.max_stream=640", "train.batch_size=64", "data.val_fraction=0.2"]
+    out = run_experiment(cfg, profile="quick", seed=0, overrides=over, ctx=RunContext(evaluate_test=False), write=False)
+    m = out.record["metrics"]
+    assert "test" not in m and math.isfinite(m["val"]["rmse"]) and m["val"]["mse"] == pytest.approx(m["val"]["rmse"] ** 2)
+    assert out.record["entries_streamed"] == 512 and out.record["curve"] == []  # 640 - 20% held out
