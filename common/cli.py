@@ -131,6 +131,10 @@ def cmd_run(args):
     kind = "tuned" if "/tuned/" in str(cfg_path) else "run"
     out = run_experiment(cfg_path, profile=args.profile, seed=args.seed, overrides=args.overrides, ctx=_ctx(args),
                          write=not args.no_record, rerun=args.rerun, kind=kind)
+    from .train import is_global_zero
+
+    if not is_global_zero():  # DDP: rank 0 reports
+        return
     if out.status == "skipped":
         print(f"already done: {out.path} (use --rerun to run again)")
     print(json.dumps({"metrics": out.record["metrics"], "record": str(out.path) if out.path else None}, indent=2))

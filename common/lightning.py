@@ -32,11 +32,24 @@ class TensorBatches(Dataset):
         return {k: t[idx] for k, t in self.tensors.items()}
 
 
+def _rank_world() -> tuple[int, int]:
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
 class EpochBatchSampler(Sampler):
     """Batches of row ids; the shuffle of epoch e depends on (seed, e) only.
 
     Lightning calls ``set_epoch`` each epoch, so a run resumed from epoch e's checkpoint sees exactly
     the batches an uninterrupted run would.
+
+    Under DDP (Lightning is told not to insert its own DistributedSampler, which would pad the last
+    shard with repeated rows and so bias the evaluation metrics) rank r of w takes batches r, r+w, ...
+    of the same global order. Evaluation shards may differ in size: every row is scored exactly once
+    and torchmetrics gathers the states. Training shards are cut to the same number of batches on
+    every rank (up to w-1 batches of an epoch's order are skipped), because a rank with an extra
+    step would wait forever in the gradient all-reduce.
     """
 
     def __init__(self, n: int, batch_size: int, shuffle: bool, seed: int = 0, drop_last: bool = False):
@@ -53,11 +66,23 @@ class EpochBatchSampler(Sampler):
         else:
             order = torch.arange(self.n)
         stop = self.n - (self.n % self.batch_size if self.drop_last else 0)
-        for start in range(0, stop, self.batch_size):
+        starts = range(0, stop, self.batch_size)
+        rank, world = _rank_world()
+        mine = starts[rank::world]
+        if self.shuffle and world > 1:  # training: the same number of steps on every rank
+            mine = mine[:len(starts) // world]
+        for start in mine:
             yield order[start:start + self.batch_size]
 
-    def __len__(self):
+    def _global_len(self) -> int:
         return self.n // self.batch_size if self.drop_last else -(-self.n // self.batch_size)
+
+    def __len__(self):
+        rank, world = _rank_world()
+        total = self._global_len()
+        if world == 1:
+            return total
+        return total // world if self.shuffle else len(range(rank, total, world))
 
 
 def make_loader(tensors: dict[str, torch.Tensor], batch_size: int, shuffle: bool = False, seed: int = 0) -> DataLoader:

@@ -98,6 +98,7 @@ def build_trainer(cfg: dict, ctx: RunContext, max_epochs: int | None = None) -> 
         log_every_n_steps=1,
         gradient_clip_val=get(cfg, "train.gradient_clip"),
         default_root_dir=str(ctx.run_dir),
+        use_distributed_sampler=False,  # EpochBatchSampler shards itself, without padding (see there)
     )
 
 
@@ -107,7 +108,7 @@ def fit_evaluate(module: L.LightningModule, loaders: dict, cfg: dict, ctx: RunCo
     Returns ({'val': {...}, 'test': {...}}, epochs trained).
     """
     last = ctx.run_dir / "checkpoints" / "last.ckpt"
-    if not ctx.resume and ctx.run_dir.exists():
+    if not ctx.resume and ctx.run_dir.exists() and is_global_zero():
         shutil.rmtree(ctx.run_dir)  # a fresh run never inherits a stale "best" checkpoint
     ctx.run_dir.mkdir(parents=True, exist_ok=True)
     trainer = build_trainer(cfg, ctx)
@@ -120,6 +121,14 @@ def fit_evaluate(module: L.LightningModule, loaders: dict, cfg: dict, ctx: RunCo
     if ctx.evaluate_test and "test" in loaders:
         metrics["test"] = _strip(trainer.test(module, loaders["test"], ckpt_path=best, **quiet)[0], "test/")
     return metrics, trainer.current_epoch
+
+
+def is_global_zero() -> bool:
+    """True in a single process and in DDP's global rank 0 (Lightning sets the rank from the launcher's
+    environment before a spawned worker imports us, and from the strategy once training starts)."""
+    from lightning.pytorch.utilities.rank_zero import rank_zero_only
+
+    return getattr(rank_zero_only, "rank", 0) == 0
 
 
 def _strip(d: dict, prefix: str) -> dict[str, float]:
