@@ -44,7 +44,10 @@ def run_experiment(cfg_path: Path | str, *, profile: str = "quick", seed: int = 
     A configs/tuned/ file carries its study in ``tuned_from``; its records inherit it, so the leaderboard
     labels them tuned however they were started (reprorec tune, run --tuned, reproduce --profile full)."""
     raw = C.load(cfg_path)
+    ctx = ctx or RunContext()
     cfg = C.resolve(raw, profile, overrides)
+    if execution_settings(ctx):
+        cfg["execution"] = execution_settings(ctx)
     chash = C.config_hash(cfg)
     name = f"{cfg['paper']}/{cfg['dataset']}/{cfg['method']} [{profile}, seed {seed}]"
     path = record_path(cfg["paper"], cfg["dataset"], cfg["method"], profile, seed, chash, kind)
@@ -53,7 +56,7 @@ def run_experiment(cfg_path: Path | str, *, profile: str = "quick", seed: int = 
     method = registry.method(cfg["paper"], cfg["method"])
     run_dir = run_dir or runs_root() / cfg["paper"] / cfg["dataset"] / cfg["method"] / profile / \
         f"{kind}-{seed}-{chash}"
-    ctx = replace(ctx or RunContext(), seed=seed, run_dir=run_dir)
+    ctx = replace(ctx, seed=seed, run_dir=run_dir)
     set_threads()
     L.seed_everything(seed, workers=True, verbose=False)
     torch.use_deterministic_algorithms(True, warn_only=True)
@@ -62,7 +65,8 @@ def run_experiment(cfg_path: Path | str, *, profile: str = "quick", seed: int = 
     wall = time.perf_counter() - t0
     record = build_record(cfg=cfg, config_hash=chash, seed=seed, metrics=result.metrics, data_files=result.data_files,
                           split_fingerprint=result.split_fingerprint, wall_time_s=wall, epochs=result.epochs,
-                          tuned_from=tuned_from or raw.get("tuned_from"), extra={**(extra or {}), **result.extra})
+                          tuned_from=tuned_from or raw.get("tuned_from"),
+                          extra={**(extra or {}), **result.extra, "trainer": trainer_settings(ctx)})
     if not is_global_zero():  # DDP: the other ranks computed the same (gathered) metrics
         return Outcome(name, "done", record, None)
     if write:
@@ -70,6 +74,27 @@ def run_experiment(cfg_path: Path | str, *, profile: str = "quick", seed: int = 
             path.unlink()
         write_record(record, path)
     return Outcome(name, "done", record, path if write else None)
+
+
+def trainer_settings(ctx: RunContext) -> dict:
+    return {"accelerator": ctx.accelerator, "devices": ctx.devices, "strategy": ctx.strategy,
+            "num_nodes": ctx.num_nodes, "precision": ctx.precision or "32-true"}
+
+
+def execution_settings(ctx: RunContext) -> dict:
+    """Trainer settings that change the numbers, for the config (and so the hash and the record path).
+
+    Several processes (DDP) multiply the effective batch, and a lower precision changes every sum, so
+    such a run is a different experiment: it must not be skipped as "already done" because an fp32
+    single-process record exists, nor be mistaken for one. The reference setting adds nothing, so the
+    hashes of ordinary runs do not change. The accelerator is hardware, recorded with the environment.
+    """
+    out = {}
+    if ctx.devices not in (1, "1") or ctx.num_nodes != 1:
+        out.update(devices=ctx.devices, num_nodes=ctx.num_nodes, strategy=ctx.strategy)
+    if ctx.precision and ctx.precision not in ("32", "32-true"):
+        out["precision"] = ctx.precision
+    return out
 
 
 def experiments(paper: str, use_tuned: bool = False) -> list[Path]:

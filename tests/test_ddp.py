@@ -74,3 +74,15 @@ def test_ddp_run_writes_one_record_with_exact_metrics(tmp_path):
     trainer = L.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False, accelerator="cpu")
     single = trainer.test(module, B._loaders(data.tensors, cfg, 0)["test"], verbose=False)[0]
     assert {k: single[f"test/{k}"] for k in recorded} == recorded
+
+
+def test_precision_and_world_size_make_a_separate_experiment():
+    from common import config as C
+    from common.experiment import execution_settings
+    from common.train import RunContext
+
+    assert execution_settings(RunContext()) == {} == execution_settings(RunContext(precision="32-true"))
+    cfg = C.resolve(C.load(REPO / "papers/baselines/configs/ml-100k-biased-mf.yaml"), "quick", [])
+    assert C.config_hash(cfg) == "05437ca5ce25"  # the committed quick records' hash: reference runs keep theirs
+    for ctx in (RunContext(precision="bf16-mixed"), RunContext(devices=2, strategy="ddp")):
+        assert C.config_hash({**cfg, "execution": execution_settings(ctx)}) != "05437ca5ce25"
