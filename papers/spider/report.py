@@ -1,16 +1,21 @@
 """Numbers for the README, computed from result records (and, for context, trivial predictors).
 
   python -m papers.spider.report            markdown tables: per dataset/profile, method x (metric mean ± std, n),
-                                            plus seq-vs-vectorized deltas and the constant predictors on ACC
+                                            seq-vs-vectorized deltas, the constant predictors on ACC, the
+                                            authors' ACC number beside ours, and the update throughput
+                                            before/after the factored update (benchmark records)
 """
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 
 import numpy as np
 import torch
 
-from common.records import iter_records
+from common import config as C
+from common.records import REPO_ROOT, iter_records
+from common.registry import PAPERS_DIR
 
 from .data import build_stream, evaluate
 
@@ -36,7 +41,7 @@ def summary() -> str:
             cells = []
             for k in [metric, *extra]:
                 v = np.array([r["metrics"]["test"][k] for r in rs])
-                cells.append(f"{v.mean():.4f} ± {v.std(ddof=1):.4f}" if len(v) > 1 else f"{v.mean():.4f}")
+                cells.append(_mean_std(v))
             eps = np.mean([r.get("update_entries_per_s") or np.nan for r in rs])
             out.append(f"| {m} | {len(rs)} | " + " | ".join(cells) + f" | {eps:,.0f} |")
     return "\n".join(out)
@@ -69,7 +74,48 @@ def constant_predictors() -> str:
             f"| predict the stream mean | {mean['rmse']:.4f} | {mean['mse']:.4f} | {mean['mse_orig']:.4f} |")
 
 
+def _mean_std(vals) -> str:
+    v = np.asarray(vals, dtype=float)
+    return f"{v.mean():.4f} ± {v.std(ddof=1):.4f}" if len(v) > 1 else f"{v.mean():.4f}"
+
+
+def reference_vs_ours() -> str:
+    """Every published number in a config's `reference:` block beside our records of that config."""
+    lines = ["| config | profile | metric | authors | ours (mean ± std) | n | ours in original units |",
+             "|---|---|---|---|---|---|---|"]
+    recs = [r for r in iter_records() if r["paper"] == "spider" and r["metrics"].get("test")]
+    for path in sorted((PAPERS_DIR / "spider" / "configs").glob("*.yaml")):
+        raw = C.load(path)
+        for ref in raw.get("reference") or []:
+            for profile in ("full", "prefix"):
+                mine = [r for r in recs if (r["dataset"], r["method"], r["profile"]) ==
+                        (raw["dataset"], raw["method"], profile)]
+                if mine:
+                    m = ref["metric"]
+                    orig = _mean_std([r["metrics"]["test"][f"{m}_orig"] for r in mine])
+                    lines.append(f"| {path.stem} | {profile} | {m} | {ref['value']} | "
+                                 f"{_mean_std([r['metrics']['test'][m] for r in mine])} | {len(mine)} | {orig} |")
+    return "\n".join(lines)
+
+
+def throughput() -> str:
+    """entries/s of the update before (previous formulation) and after, from the two benchmark records."""
+    bench = REPO_ROOT / "results" / "benchmarks"
+    before, after = (json.loads((bench / f).read_text()) for f in ("spider_stream-before.json", "spider_stream.json"))
+    lines = ["| mode | batch | entries/s before | entries/s after | speed-up | peak RSS MB after [entries, MB] |",
+             "|---|---|---|---|---|---|"]
+    for b, a in zip(before["rows"], after["rows"]):
+        assert (b["mode"], b["batch_size"]) == (a["mode"], a["batch_size"])
+        lines.append(f"| {a['mode']} | {a['batch_size']} | {b['entries_per_s']:,.0f} | {a['entries_per_s']:,.0f} | "
+                     f"{a['entries_per_s'] / b['entries_per_s']:.1f}× | {a['peak_rss_mb_by_prefix']} |")
+    lines.append(f"\nbefore: commit {before['code']['commit'][:7]}, after: commit {after['code']['commit'][:7]}; "
+                 f"posterior state {after['rows'][0]['posterior_state_mb']} MB")
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
     print(summary())
     print("\n" + seq_vs_vec())
     print("\n" + constant_predictors())
+    print("\n" + reference_vs_ours())
+    print("\n" + throughput())

@@ -13,6 +13,7 @@ Records land in results/spider/<dataset>/<method>/<profile>/; existing ones are 
 from __future__ import annotations
 
 import argparse
+import statistics
 from collections import defaultdict
 
 from common.experiment import run_experiment
@@ -53,10 +54,10 @@ def table() -> str:
         if rec["paper"] == "spider" and str(rec["profile"]).startswith("sweep-"):
             metric = rec["config"]["metric"]["name"]
             cells[(rec["dataset"], rec["method"], rec["profile"], metric)].append(rec["metrics"]["test"][metric])
-    lines = ["| dataset | method | setting | test metric | n seeds |", "|---|---|---|---|---|"]
+    lines = ["| dataset | method | setting | test metric (mean ± std) | n seeds |", "|---|---|---|---|---|"]
     for (d, m, p, metric), vals in sorted(cells.items()):
-        mean = sum(vals) / len(vals)
-        lines.append(f"| {d} | {m} | {p.removeprefix('sweep-')} | {metric} {mean:.4f} | {len(vals)} |")
+        sd = f" ± {statistics.stdev(vals):.4f}" if len(vals) > 1 else ""
+        lines.append(f"| {d} | {m} | {p.removeprefix('sweep-')} | {metric} {statistics.mean(vals):.4f}{sd} | {len(vals)} |")
     return "\n".join(lines)
 
 
