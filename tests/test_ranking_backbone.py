@@ -8,7 +8,7 @@ from common.lightning import make_loader
 from common.metrics import binary_metrics
 from common.ranking.embedding import IdEmbedding, hash_ids
 from common.ranking.embedding import SPARSE_MIN_ROWS
-from common.ranking.models import DCNv2, DNN, CrossNetV2, FastDropout, build_model
+from common.ranking.models import DCNv2, DNN, CrossNetV2, FastDropout, Head, build_model
 from common.ranking.module import CTRModule, make_optimizers, split_params
 from common.ranking.schema import FeatureSchema, IdField, MultiHotField
 
@@ -188,3 +188,29 @@ def test_fuxictr_init_scheme_leaves_extra_alone():
     assert model(tiny_batch()).shape == (32,)
     with pytest.raises(ValueError, match="init"):
         DNN(tiny_schema(), hidden=(4,), init="he")
+
+
+def test_fast_dropout_equals_keep_times_scale_bit_for_bit():
+    """The uint8 multiplier path gives exactly x * (keep * scale) from the same random bytes."""
+    drop, x = FastDropout(0.2), torch.randn(64, 40)
+    torch.manual_seed(3)
+    y = drop(x)
+    torch.manual_seed(3)
+    words = torch.randint(-2 ** 63, 2 ** 63 - 1, (-(-x.numel() // 8),), dtype=torch.int64)
+    keep = words.view(torch.uint8)[:x.numel()].view(x.shape) >= drop.threshold
+    assert torch.equal(y, x * (keep * drop.scale).to(x.dtype))
+
+
+def test_head_gradients_equal_linear_bit_for_bit():
+    """Head = Linear(d, 1) with a broadcast-product input gradient: same outputs and gradients exactly."""
+    torch.manual_seed(0)
+    head, ref = Head(24), torch.nn.Linear(24, 1)
+    ref.load_state_dict(head.state_dict())
+    x = torch.randn(128, 24)
+    xs = [x.clone().requires_grad_(True) for _ in range(2)]
+    outs = [head(xs[0]), ref(xs[1])]
+    assert torch.equal(*outs)
+    for out in outs:
+        (out.squeeze(-1) * torch.linspace(-1, 1, 128)).sum().backward()
+    assert torch.equal(xs[0].grad, xs[1].grad)
+    assert torch.equal(head.weight.grad, ref.weight.grad) and torch.equal(head.bias.grad, ref.bias.grad)

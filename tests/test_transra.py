@@ -109,6 +109,24 @@ def test_id_tables_and_features_take_kge_vectors(ml):
     assert torch.equal(out[1, 8:], kge.entity.weight.detach()[graph.item_entity[ok[0]]])
 
 
+def test_control_trains_on_pretrain_plus_train_windows_only(ml):
+    """(a') concatenates the pretraining and train windows for training; val/test are untouched, the
+    default keeps the train window's own tensors, and no later window can be trained on."""
+    data, _ = ml
+    w = data.windows
+    loaders = data.loaders(4096, seed=0, train_windows=("pretrain", "train"))
+    train = loaders["train"].dataset.tensors
+    assert len(train["y"]) == len(w["pretrain"]["y"]) + len(w["train"]["y"])
+    assert torch.equal(train["time"], torch.cat([w["pretrain"]["time"], w["train"]["time"]]))
+    assert train["time"].max() < w["val"]["time"].min()
+    assert loaders["val"].dataset.tensors is w["val"] and loaders["test"].dataset.tensors is w["test"]
+    assert data.loaders(4096)["train"].dataset.tensors is w["train"]
+    with pytest.raises(ValueError, match="train windows"):
+        data.train_tensors(("train", "val"))
+    cfg = C.load(next(p for p in config_files("transra") if p.name == "ml-100k-ctr-backbone-pretrain.yaml"))
+    assert cfg["train"]["windows"] == ["pretrain", "train"] and "kge" not in cfg
+
+
 def test_configs_share_one_kge_cache_per_dataset_and_model():
     """lp-<kge> and the ranking variants must hash the same KGE block, or the cache would retrain."""
     blocks = {}

@@ -61,10 +61,30 @@ class CTRData:
     cuts: dict[str, float] = field(default_factory=dict)
     info: dict = field(default_factory=dict)
 
-    def loaders(self, batch_size: int, seed: int = 0, eval_batch_size: int = 8192) -> dict:
-        """train (shuffled per epoch with ``seed``), val and test loaders."""
-        return {w: make_loader(self.windows[w], batch_size if w == "train" else eval_batch_size,
+    def loaders(self, batch_size: int, seed: int = 0, eval_batch_size: int = 8192,
+                train_windows: tuple[str, ...] = ("train",)) -> dict:
+        """train (shuffled per epoch with ``seed``), val and test loaders.
+
+        ``train_windows`` (e.g. ``('pretrain', 'train')``) concatenates several windows, in that order,
+        into the training set -- the control that gives the ranker the data a KGE sees through the
+        graph; val and test never change. The default uses the 'train' window's tensors as they are.
+        """
+        windows = dict(self.windows)
+        windows["train"] = self.train_tensors(train_windows)
+        return {w: make_loader(windows[w], batch_size if w == "train" else eval_batch_size,
                                shuffle=(w == "train"), seed=seed) for w in ("train", "val", "test")}
+
+    def train_tensors(self, train_windows: tuple[str, ...] = ("train",)) -> dict[str, torch.Tensor]:
+        """The training batch dict of ``train_windows`` (only windows before 'val' are allowed)."""
+        train_windows = tuple(train_windows)
+        bad = [w for w in train_windows if w not in ("pretrain", "train") or w not in self.windows]
+        if bad or not train_windows:
+            raise ValueError(f"train windows must be among {[w for w in ('pretrain', 'train') if w in self.windows]}, "
+                             f"got {list(train_windows)}")
+        if train_windows == ("train",):
+            return self.windows["train"]
+        parts = [self.windows[w] for w in train_windows]
+        return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
 
 
 def window_split(times: np.ndarray, windows=(0.5, 0.8, 0.9)) -> dict[str, np.ndarray]:

@@ -7,7 +7,9 @@
 
 Config keys read here: ``data`` (passed to ``load_ctr``: windows, min_count, neg_ratio, buckets,
 id_dim, val_frac, split_seed), ``model`` {arch: dcnv2|dnn, embed_dim, cross_layers, hidden,
-dropout, batch_norm, numeric}, ``train`` {lr, sparse_lr, weight_decay, batch_size, ...}.
+dropout, batch_norm, numeric}, ``train`` {lr, sparse_lr, weight_decay, batch_size, windows, ...};
+``train.windows`` (default ['train']) lists the time windows the ranker trains on, e.g.
+['pretrain', 'train'] (val and test are unchanged).
 """
 from __future__ import annotations
 
@@ -38,7 +40,8 @@ def fit_ctr(model: CTRModel, data: CTRData, cfg: dict, ctx: RunContext, extra: d
     module = CTRModule(model, lr=float(C.get(cfg, "train.lr", 1e-3)),
                        sparse_lr=C.get(cfg, "train.sparse_lr"),
                        weight_decay=float(C.get(cfg, "train.weight_decay", 0.0)))
-    loaders = data.loaders(int(C.get(cfg, "train.batch_size", 1024)), seed=ctx.seed)
+    loaders = data.loaders(int(C.get(cfg, "train.batch_size", 1024)), seed=ctx.seed,
+                           train_windows=tuple(C.get(cfg, "train.windows", None) or ("train",)))
     metrics, epochs = fit_evaluate(module, loaders, cfg, ctx)
     collisions = {name: table.collisions() for name, table in model.embedding.ids.items() if table.buckets}
     info = {"data": data.info, "cuts": data.cuts, **({"hash_collisions": collisions} if collisions else {})}

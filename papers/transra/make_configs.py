@@ -21,6 +21,7 @@ SRC = ("Backbone = the shared DCNv2 (FuxiCTR defaults: 3 full-rank cross layers,
        "negatives per edge, Adam 5e-3, batch 2048, at most 12 epochs, early stop on val MRR. The paper gives no hyper-parameters (only its abstract is public).")
 VARIANTS = {
  "backbone": ("(a) backbone: DCNv2 + Large ID Embedding Tables trained from scratch.", None),
+ "backbone-pretrain": ("(a') control: (a) trained on the pretraining + train windows' CTR examples (the data (b)-(d) see through the graph); val/test unchanged.", None),
  "kge-features": ("(b) (a) + frozen TransRA (interpretation) user/item vectors as extra fields: 'direct incorporation'.", "transra"),
  "kge-init": ("(c) (a) with user/item ID tables initialised from TransRA (interpretation) vectors and finetuned.", "transra"),
  "kge-attention-transe": ("(d) (c) + attention over relation-specific KGE views (query = other side's ID embedding), KGE finetuned; KGE source TransE.", "transe"),
@@ -42,6 +43,8 @@ def main(out: Path) -> None:
                 cfg["kge"] = {"model": kge, **KGE}
             cfg["model"] = {"embed_dim": 16, "cross_layers": 3, "hidden": [256, 128], "dropout": 0.2}
             cfg["train"] = {"lr": 0.001, "weight_decay": 0.0, "batch_size": 1024, "max_epochs": 10, "patience": 2}
+            if method == "backbone-pretrain":
+                cfg["train"]["windows"] = ["pretrain", "train"]
             quick = {"train": {"max_epochs": 1}}
             if kge:
                 quick["kge"] = {"train": {"epochs": 1, "eval_every": 1}}

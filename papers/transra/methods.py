@@ -1,6 +1,9 @@
 """Registered TransRA experiments: ranking variants (a)-(d) and KGE link prediction.
 
   backbone               (a) DCNv2 + Large ID Embedding Tables, from scratch
+  backbone-pretrain      (a') (a) trained on the pretraining + train windows' CTR examples
+                         (``train.windows: [pretrain, train]``): the data control for (b)-(d), whose KGE
+                         sees the pretraining window through the graph
   kge-features           (b) (a) + frozen KGE user/item vectors as extra fields ("direct incorporation")
   kge-init               (c) (a) with the ID tables initialised from KGE vectors, finetuned
   kge-attention-<kge>    (d) (c) + attention over relation-specific KGE views, KGE finetuned; <kge> in
@@ -46,8 +49,10 @@ def _kge_extra(pre, graph) -> dict:
 
 
 def run_variant(cfg: dict, ctx: RunContext, variant: str) -> RunResult:
-    base, data, graph, pre = _setup(cfg, ctx, need_kge=variant != "backbone")
-    if variant == "backbone":
+    base, data, graph, pre = _setup(cfg, ctx, need_kge=not variant.startswith("backbone"))
+    if variant == "backbone-pretrain" and "pretrain" not in (C.get(cfg, "train.windows") or ()):
+        raise ValueError("method backbone-pretrain needs train.windows to include 'pretrain'")
+    if variant.startswith("backbone"):
         return fit_ctr(model_from_cfg(base, data.schema), data, base, ctx)
     extra: dict = _kge_extra(pre, graph)
     if variant == "kge-features":
@@ -78,7 +83,7 @@ def _check_kge(cfg: dict, name: str) -> None:
 
 
 def _register():
-    for variant in ("backbone", "kge-features", "kge-init"):
+    for variant in ("backbone", "backbone-pretrain", "kge-features", "kge-init"):
         register(PAPER, variant)(lambda cfg, ctx, v=variant: run_variant(cfg, ctx, v))
     for kge in ("transe", "transr", "transra"):
         def attention(cfg, ctx, k=kge):
