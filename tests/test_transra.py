@@ -158,3 +158,36 @@ def test_end_to_end_quick_run_and_kge_cache(data_dir):
                         profile="quick", seed=0).record
     assert lp["kge"]["cache"] == "hit"
     assert lp["metrics"]["test"] == rec["kge"]["link_prediction"]["test"]
+
+
+def _leaves(d: dict, prefix=""):
+    for k, v in d.items():
+        yield from _leaves(v, f"{prefix}{k}.") if isinstance(v, dict) else [(f"{prefix}{k}", v)]
+
+
+def test_search_spaces_sample_valid_overrides_with_tied_dims():
+    """Every transra method has an Optuna space; sampled overrides only touch keys its config has, stay in
+    range, and keep the KGE dimension equal to the ID-table dimension (KGE vectors become table rows)."""
+    import optuna
+
+    from common import registry
+    from common.tune_optuna import dry_run
+
+    for path in config_files("transra"):
+        cfg = C.resolve(C.load(path), "full")
+        space = registry.method("transra", cfg["method"]).search_space
+        assert space is not None, cfg["method"]
+        dry_run(space, cfg["method"])  # the harness's own validation
+        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+        for _ in range(5):
+            trial = study.ask()
+            over = space(trial)
+            for key, value in _leaves(over):
+                assert C.get(cfg, key) is not None, f"{cfg['method']}: {key} is not a config key"
+                if key in trial.distributions:
+                    assert trial.distributions[key]._contains(trial.distributions[key].to_internal_repr(value))
+            merged = C.deep_merge(cfg, over)
+            if "kge" in cfg:
+                assert kge_settings(merged)["dim"] == merged["data"]["id_dim"]
+                assert ("train.lr" in trial.params) == cfg["method"].startswith("kge-")
+            study.tell(trial, 0.5)

@@ -10,6 +10,9 @@
                          transe | transr | transra (the KGE source; must equal the config's kge.model)
   lp-<kge>               link prediction of the KGE model on held-out graph edges (dataset '<ctr>-graph')
 
+Search spaces (``common.cli tune``): ``ranking_space`` for (a)/(a'), ``kge_space`` for lp-*, both for
+(b)-(d); the KGE dimension is tied to the ID-table dimension.
+
 Every variant trains its KGE through ``pretrain.pretrained_kge`` (cached per seed), so (b)/(c)/(d)
 and lp-* of one seed share one KGE model.
 """
@@ -77,6 +80,29 @@ def run_link_prediction(cfg: dict, ctx: RunContext) -> RunResult:
     return RunResult(metrics, files, data.split_fingerprint, pre.info["epochs"], extra=_kge_extra(pre, graph))
 
 
+def ranking_space(trial) -> dict:
+    """Ranker hyper-parameters shared by (a)-(d): the DCNv2 depth, dropout and the optimiser."""
+    return {"model": {"cross_layers": trial.suggest_int("model.cross_layers", 1, 4),
+                      "dropout": trial.suggest_float("model.dropout", 0.0, 0.5)},
+            "train": {"lr": trial.suggest_float("train.lr", 3e-4, 1e-2, log=True),
+                      "weight_decay": trial.suggest_float("train.weight_decay", 1e-7, 1e-3, log=True)}}
+
+
+def kge_space(trial) -> dict:
+    """KGE pretraining hyper-parameters. The KGE dimension and the ID-table dimension are ONE parameter:
+    the KGE vectors become rows of the ID tables ((c), (d)), so they must stay equal."""
+    dim = trial.suggest_categorical("kge.dim", [16, 32, 64])
+    return {"data": {"id_dim": dim},
+            "kge": {"dim": dim, "train": {"lr": trial.suggest_float("kge.train.lr", 1e-3, 2e-2, log=True),
+                                          "margin": trial.suggest_float("kge.train.margin", 0.5, 4.0),
+                                          "num_negs": trial.suggest_int("kge.train.num_negs", 1, 8)}}}
+
+
+def kge_ranking_space(trial) -> dict:
+    """(b)-(d): the ranker's and the KGE's hyper-parameters together (the tuned metric is ranking AUC)."""
+    return C.deep_merge(ranking_space(trial), kge_space(trial))
+
+
 def _check_kge(cfg: dict, name: str) -> None:
     if kge_settings(cfg)["model"] != name:
         raise ValueError(f"method {cfg['method']} needs kge.model={name}, config has {kge_settings(cfg)['model']}")
@@ -84,7 +110,8 @@ def _check_kge(cfg: dict, name: str) -> None:
 
 def _register():
     for variant in ("backbone", "backbone-pretrain", "kge-features", "kge-init"):
-        register(PAPER, variant)(lambda cfg, ctx, v=variant: run_variant(cfg, ctx, v))
+        space = ranking_space if variant.startswith("backbone") else kge_ranking_space
+        register(PAPER, variant, search_space=space)(lambda cfg, ctx, v=variant: run_variant(cfg, ctx, v))
     for kge in ("transe", "transr", "transra"):
         def attention(cfg, ctx, k=kge):
             _check_kge(cfg, k)
@@ -94,8 +121,8 @@ def _register():
             _check_kge(cfg, k)
             return run_link_prediction(cfg, ctx)
 
-        register(PAPER, f"kge-attention-{kge}")(attention)
-        register(PAPER, f"lp-{kge}")(link)
+        register(PAPER, f"kge-attention-{kge}", search_space=kge_ranking_space)(attention)
+        register(PAPER, f"lp-{kge}", search_space=kge_space)(link)
 
 
 _register()
