@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
+import hashlib
 import json
 import os
 import platform
@@ -52,6 +53,21 @@ def code_state(paper: str | None = None) -> dict[str, Any]:
     except (OSError, subprocess.SubprocessError):
         commit, dirty, trees = None, None, {}
     return {"commit": commit, "dirty": dirty, "trees": trees}
+
+
+def source_fingerprint(*paths: str) -> str:
+    """sha256 (16 hex) of the Python source under ``paths`` (files or folders, relative to the repo).
+
+    For cache keys of expensive intermediate results (pretrained facet/KGE vectors): a cache keyed
+    by config alone outlives a change to the code that computed it, and a run would then read vectors
+    a clean clone cannot regenerate. With this in the key, editing that code retrains instead.
+    """
+    h = hashlib.sha256()
+    for rel in paths:
+        root = REPO_ROOT / rel
+        for f in sorted(root.rglob("*.py")) if root.is_dir() else [root]:
+            h.update(str(f.relative_to(REPO_ROOT)).encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:16]
 
 
 @functools.lru_cache(maxsize=1)

@@ -32,3 +32,17 @@ def test_record_is_atomic_and_never_overwritten(tmp_path):
         write_record({"x": 2}, path)
     assert json.loads(path.read_text()) == {"x": 1}
     assert [p.name for p in path.parent.iterdir()] == ["0-abc.json"]  # no temp files left behind
+
+
+def test_source_fingerprint_changes_with_the_code_it_covers(tmp_path, monkeypatch):
+    from common import records
+
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "a.py").write_text("x = 1\n")
+    (tmp_path / "other.py").write_text("y = 1\n")
+    monkeypatch.setattr(records, "REPO_ROOT", tmp_path)
+    before = records.source_fingerprint("pkg")
+    (tmp_path / "other.py").write_text("y = 2\n")
+    assert records.source_fingerprint("pkg") == before  # code outside the paths does not matter
+    (tmp_path / "pkg" / "a.py").write_text("x = 2\n")
+    assert records.source_fingerprint("pkg") != before

@@ -15,6 +15,7 @@ import torch
 
 from common import config as C
 from common.data.base import cache_dir
+from common.records import source_fingerprint
 from common.ranking.ctr_data import CTRData
 
 from .contrastive import pretrain_contrastive
@@ -71,6 +72,9 @@ def kge_vectors(data: CTRData, spec: dict, seed: int) -> tuple[dict, dict]:
 
 
 PRETRAIN = {"contrastive": contrastive_vectors, "kge": kge_vectors}
+# the code a cached facet depends on: editing any of it retrains the facet instead of reusing stale vectors
+FACET_CODE = ("common/kge", "common/ranking", "common/data", "papers/mflet/facets.py", "papers/mflet/contrastive.py",
+              "papers/mflet/graph.py", "papers/mflet/data.py")
 
 
 def facet_vectors(facet: str, data: CTRData, cfg: dict, seed: int) -> tuple[dict, dict]:
@@ -78,7 +82,7 @@ def facet_vectors(facet: str, data: CTRData, cfg: dict, seed: int) -> tuple[dict
     spec = dict(C.get(cfg, f"facets.{facet}"))
     init_std = float(C.get(cfg, "model.init_std", 1e-2))
     key = json.dumps({"facet": facet, "spec": spec, "data": data.split_fingerprint, "name": data.name, "seed": seed,
-                      "init_std": init_std}, sort_keys=True)
+                      "init_std": init_std, "code": source_fingerprint(*FACET_CODE)}, sort_keys=True)
     path = cache_dir() / "mflet" / f"{facet}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"
     if path.exists():
         blob = torch.load(path, weights_only=True)

@@ -19,10 +19,13 @@ import torch
 from common import config as C
 from common.experiment import runs_root
 from common.kge import KGEModel, KGETrainConfig, KnownTriples, build_model, evaluate, split_triples, train_kge
+from common.records import source_fingerprint
 
 from .graph import ANCHOR_RELATIONS, Graph
 
 CACHE_VERSION = 1
+# the code a cached KGE depends on: editing any of it retrains instead of reusing a stale cache
+KGE_CODE = ("common/kge", "common/ranking", "common/data", "papers/transra/graph.py", "papers/transra/pretrain.py")
 
 
 @dataclass
@@ -44,7 +47,7 @@ def kge_settings(cfg: dict) -> dict:
 def _key(cfg: dict, graph: Graph, settings: dict, seed: int) -> str:
     blob = json.dumps({"v": CACHE_VERSION, "dataset": cfg["dataset"], "data": C.get(cfg, "data"),
                        "graph": C.get(cfg, "graph"), "kge": settings, "seed": seed,
-                       "graph_stats": graph.stats}, sort_keys=True, default=str)
+                       "graph_stats": graph.stats, "code": source_fingerprint(*KGE_CODE)}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
