@@ -127,6 +127,21 @@ def test_control_trains_on_pretrain_plus_train_windows_only(ml):
     assert cfg["train"]["windows"] == ["pretrain", "train"] and "kge" not in cfg
 
 
+def test_reviewed_item_filter_drops_only_unreviewed_item_negatives(ml, data_dir):
+    """(a''): on ML-100K every impression is a real rating (nothing dropped); on Amazon MI exactly the
+    sampled non-clicks of items with no review yet go, as an independent count from the raw reviews says."""
+    from papers.transra.methods import reviewed_item_rows
+    from papers.transra.report import unseen_item_negatives
+
+    data, _ = ml
+    assert reviewed_item_rows(data.windows["pretrain"], data.pretrain).all()
+    amz = load_ctr("amazon-musical-instruments-ctr")
+    pre = amz.windows["pretrain"]
+    keep = reviewed_item_rows(pre, amz.pretrain)
+    assert pre["y"][~keep].eq(0).all() and pre["y"][keep].sum() == pre["y"].sum()
+    assert int((~keep).sum()) == unseen_item_negatives()["pretrain"][2] > 0
+
+
 def test_configs_share_one_kge_cache_per_dataset_and_model():
     """lp-<kge> and the ranking variants must hash the same KGE block, or the cache would retrain."""
     blocks = {}

@@ -18,6 +18,8 @@ and lp-* of one seed share one KGE model.
 """
 from __future__ import annotations
 
+import torch
+
 from common import config as C
 from common.ranking.run import data_from_cfg, fit_ctr, model_from_cfg
 from common.registry import register
@@ -51,10 +53,28 @@ def _kge_extra(pre, graph) -> dict:
             "graph": graph.stats}
 
 
+def reviewed_item_rows(window: dict, pretrain) -> torch.Tensor:
+    """(N,) bool: the window's impression shows an item that has a real interaction at or before its time.
+
+    Every real rating/review passes (its own interaction counts); what fails are the Amazon proxy's
+    sampled non-clicks of items nobody had reviewed yet (they are drawn from all items of the file).
+    ``pretrain`` is ``CTRData.pretrain`` (real interactions of the pretraining window, with item_row).
+    """
+    first = torch.full((int(window["item"].max()) + 1,), torch.iinfo(torch.int64).max)
+    rows = torch.as_tensor(pretrain["item_row"].to_numpy())
+    first.scatter_reduce_(0, rows, torch.as_tensor(pretrain["timestamp"].to_numpy(), dtype=torch.int64), "amin")
+    return first[window["item"]] <= window["time"]
+
+
 def run_variant(cfg: dict, ctx: RunContext, variant: str) -> RunResult:
     base, data, graph, pre = _setup(cfg, ctx, need_kge=not variant.startswith("backbone"))
-    if variant == "backbone-pretrain" and "pretrain" not in (C.get(cfg, "train.windows") or ()):
-        raise ValueError("method backbone-pretrain needs train.windows to include 'pretrain'")
+    if variant.startswith("backbone-pretrain") and "pretrain" not in (C.get(cfg, "train.windows") or ()):
+        raise ValueError(f"method {variant} needs train.windows to include 'pretrain'")
+    if variant == "backbone-pretrain-reviewed":
+        keep = reviewed_item_rows(data.windows["pretrain"], data.pretrain)
+        data.windows["pretrain"] = {k: v[keep] for k, v in data.windows["pretrain"].items()}
+        extra = {"pretrain_rows_dropped": int((~keep).sum()), "pretrain_rows_kept": int(keep.sum())}
+        return fit_ctr(model_from_cfg(base, data.schema), data, base, ctx, extra=extra)
     if variant.startswith("backbone"):
         return fit_ctr(model_from_cfg(base, data.schema), data, base, ctx)
     extra: dict = _kge_extra(pre, graph)
@@ -109,7 +129,7 @@ def _check_kge(cfg: dict, name: str) -> None:
 
 
 def _register():
-    for variant in ("backbone", "backbone-pretrain", "kge-features", "kge-init"):
+    for variant in ("backbone", "backbone-pretrain", "backbone-pretrain-reviewed", "kge-features", "kge-init"):
         space = ranking_space if variant.startswith("backbone") else kge_ranking_space
         register(PAPER, variant, search_space=space)(lambda cfg, ctx, v=variant: run_variant(cfg, ctx, v))
     for kge in ("transe", "transr", "transra"):

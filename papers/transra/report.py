@@ -102,11 +102,12 @@ def pairwise(recs: dict, dataset: str, a: str, b: str) -> str:
     return f"{b} − {a}: ΔAUC {md:+.4f} ± {sd:.4f} (paired t p = {p:.3g}, {wins}/{n} seeds favour {b})"
 
 
-def unseen_item_negatives(dataset: str = "amazon-musical-instruments", windows=(0.5, 0.8, 0.9)) -> str:
-    """Per time window of the Amazon CTR proxy: the share of sampled non-clicks whose item has no real
-    review yet at that time. The proxy draws non-clicks uniformly from all items of the file (as
-    ``common.ranking.ctr_data.load_amazon_ctr`` does, same seed); early on many are items nobody has
-    reviewed yet, and a ranker trained on that window learns them as negatives."""
+def unseen_item_negatives(dataset: str = "amazon-musical-instruments", windows=(0.5, 0.8, 0.9)) -> dict:
+    """Per time window of the Amazon CTR proxy: {window: (rows, sampled non-clicks, of which the item had
+    no real review yet at that time)}. The proxy draws non-clicks uniformly from all items of the file
+    (as ``common.ranking.ctr_data.load_amazon_ctr`` does, same seed); early on many are items nobody
+    has reviewed yet, and a ranker trained on that window learns them as negatives. Recomputed here
+    from the raw reviews, independently of ``methods.reviewed_item_rows``."""
     import numpy as np
     import pandas as pd
 
@@ -117,12 +118,17 @@ def unseen_item_negatives(dataset: str = "amazon-musical-instruments", windows=(
     reviews = t[["user", "item", "rating", "timestamp"]].assign(label=(t["rating"] >= 4).astype(np.int8), sampled=False)
     frame = pd.concat([reviews, sample_negatives(reviews, 1, 0)], ignore_index=True)
     first_review = reviews.groupby("item")["timestamp"].min()
-    rows = ["| window | rows | sampled non-clicks | of which item not yet reviewed |", "|---|---|---|---|"]
+    out = {}
     for w, idx in window_split(frame["timestamp"].to_numpy(), windows).items():
         neg = frame.iloc[idx]
         neg = neg[neg["sampled"]]
-        unseen = float((first_review.loc[neg["item"]].to_numpy() > neg["timestamp"].to_numpy()).mean())
-        rows.append(f"| {w} | {len(idx)} | {len(neg)} | {unseen:.1%} |")
+        out[w] = (len(idx), len(neg), int((first_review.loc[neg["item"]].to_numpy() > neg["timestamp"].to_numpy()).sum()))
+    return out
+
+
+def negatives_table(counts: dict) -> str:
+    rows = ["| window | rows | sampled non-clicks | of which item not yet reviewed |", "|---|---|---|---|"]
+    rows += [f"| {w} | {n} | {s} | {u} ({u / s:.1%}) |" for w, (n, s, u) in counts.items()]
     return "\n".join(rows)
 
 
@@ -132,7 +138,7 @@ def main(argv=None) -> None:
     ap.add_argument("--negatives", action="store_true", help="only the Amazon unseen-item negatives table")
     args = ap.parse_args(argv)
     if args.negatives:
-        print(unseen_item_negatives())
+        print(negatives_table(unseen_item_negatives()))
         return
     recs = collect(args.profile)
     for ds in sorted({d for d, _ in recs if not d.endswith("-graph")}):
