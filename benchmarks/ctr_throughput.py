@@ -1,6 +1,6 @@
 """Training throughput of our DCNv2 beside FuxiCTR's DCNv2 and DeepCTR-Torch's DCN (matrix = DCNv2 cross).
 
-    python benchmarks/ctr_throughput.py [--peers-python /tmp/ctr-peers-venv/bin/python] [--seeds 3]
+    python benchmarks/ctr_throughput.py [--peers-python /tmp/ctr-peers-venv/bin/python] [--reps 3] [--ml-reps 5]
     python benchmarks/ctr_throughput.py report results/benchmarks/ctr_throughput.json   # table only
     python benchmarks/ctr_throughput.py collect run.log   # record from the runs a cut-short run logged
 
@@ -8,8 +8,11 @@ Peers are not project dependencies: install them in their own venv (torch==2.13.
 fuxictr==2.3.10 'polars<2' deepctr-torch==0.3.0 requests). FuxiCTR's wheel has no DCNv2 class, so it
 is composed here from the wheel's own BaseModel, FeatureEmbedding, CrossNetV2 and MLP_Block in
 FuxiCTR's parallel DCNv2 structure. Each (implementation, dataset) runs in its own process, one at a
-time, with one torch thread; the parent writes results/benchmarks/ctr_throughput.json and prints a
-markdown table.
+time, with one torch thread; repetitions are interleaved (rep r runs every implementation once, with
+seed r, before rep r+1), so a change in the shared machine's load hits every implementation alike.
+The parent writes results/benchmarks/ctr_throughput.json and prints a markdown table: median and
+range of samples per CPU-second over reps, the ratio of medians, the range of the per-rep ratios, and
+test AUC (mean ± std) on ML-100K.
 
 Datasets (encoded once by `prepare`, excluded from timing; every implementation gets the same ids):
   ml-100k-ctr    the backbone's ML-100K CTR proxy (common.ranking.ctr_data): user, item, gender, age,
@@ -284,6 +287,7 @@ def worker(impl: str, dataset: str, seed: int, numeric: str) -> dict:
                 best = (auc["val"], auc["test"], epoch)
         out.update(samples_per_s=n_train / train_time, samples_per_cpu_s=n_train / cpu_time, val_auc=best[0], test_auc=best[1], best_epoch=best[2])
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["loadavg_1min_end"] = os.getloadavg()[0]  # the machine is shared: how busy it was
     return out
 
 
@@ -299,52 +303,68 @@ def run_one(python: str, impl: str, dataset: str, seed: int, numeric: str = "emb
     return res
 
 
+def label(r: dict) -> str:
+    return r["impl"] + (" (bf16)" if r["bf16"] else "") + (" numeric=raw" if r["numeric"] == "raw" else "")
+
+
 def table(runs: list[dict]) -> str:
-    """Median throughput over runs of each (dataset, impl, variant), mean ± std test AUC; ratios are of
-    samples per CPU-second (1 thread) against FuxiCTR / DeepCTR on the same data: the machine is
-    shared, so CPU time of the process is the steadier clock; wall-clock is reported beside it."""
+    """Per (dataset, implementation): median [min-max] samples per CPU-second over reps, the ratio of
+    medians against FuxiCTR and DeepCTR, the range of per-rep ratios against FuxiCTR (same rep = same
+    seed, run back to back), wall-clock samples/s, test AUC and its difference to FuxiCTR's. CPU time of
+    the process is the steadier clock on a shared machine (1 thread each); wall-clock is beside it."""
     import statistics as st
 
     groups: dict = {}
     for r in runs:
-        key = (r["dataset"], r["impl"] + (" (bf16)" if r["bf16"] else "") + (" numeric=raw" if r["numeric"] == "raw" else ""))
-        groups.setdefault(key, []).append(r)
-    lines = ["| data | implementation | samples/s (wall) | samples/CPU-s | vs FuxiCTR | vs DeepCTR | test AUC "
-             "| peak RSS MB | runs |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+        groups.setdefault((r["dataset"], label(r)), []).append(r)
+    lines = ["| data | implementation | samples/CPU-s median [min–max] | vs FuxiCTR (ratio of medians) "
+             "| per-rep ratio vs FuxiCTR [min–max] | vs DeepCTR | samples/s wall (median) | test AUC | ΔAUC vs FuxiCTR "
+             "| peak RSS MB | reps |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
 
-    def mean(rs, key):
+    def med(rs, key="samples_per_cpu_s"):
         return st.median(r[key] for r in rs) if rs else float("nan")
 
     for (data, impl), rs in sorted(groups.items()):
-        wall, cpu = mean(rs, "samples_per_s"), mean(rs, "samples_per_cpu_s")
-        ref = {p: mean(groups.get((data, p), []), "samples_per_cpu_s") for p in ("fuxictr", "deepctr")}
+        cpu = [r["samples_per_cpu_s"] for r in rs]
+        fx = {r["seed"]: r for r in groups.get((data, "fuxictr"), [])}
+        ref = {p: med(groups.get((data, p), [])) for p in ("fuxictr", "deepctr")}
+        per_rep = [r["samples_per_cpu_s"] / fx[r["seed"]]["samples_per_cpu_s"] for r in rs if r["seed"] in fx]
         aucs = [r["test_auc"] for r in rs if "test_auc" in r]
+        fx_aucs = [r["test_auc"] for r in fx.values() if "test_auc" in r]
         auc = f"{st.mean(aucs):.4f} ± {st.stdev(aucs):.4f}" if len(aucs) > 1 else (f"{aucs[0]:.4f}" if aucs else "-")
-        lines.append(f"| {data} | {impl} | {wall:,.0f} | {cpu:,.0f} | {cpu / ref['fuxictr']:.2f}× | "
-                     f"{cpu / ref['deepctr']:.2f}× | {auc} | {max(r['peak_rss_mb'] for r in rs):,.0f} | {len(rs)} |")
+        dauc = f"{st.mean(aucs) - st.mean(fx_aucs):+.4f}" if aucs and fx_aucs else "-"
+        span = f"[{min(per_rep):.2f}–{max(per_rep):.2f}]" if per_rep else "-"
+        lines.append(f"| {data} | {impl} | {st.median(cpu):,.0f} [{min(cpu):,.0f}–{max(cpu):,.0f}] | "
+                     f"{st.median(cpu) / ref['fuxictr']:.2f}× | {span} | {st.median(cpu) / ref['deepctr']:.2f}× | "
+                     f"{med(rs, 'samples_per_s'):,.0f} | {auc} | {dauc} | {max(r['peak_rss_mb'] for r in rs):,.0f} | {len(rs)} |")
     return "\n".join(lines)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--peers-python", default="/tmp/ctr-peers-venv/bin/python")
-    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--reps", type=int, default=3, help="interleaved repetitions on criteo-synth")
+    ap.add_argument("--ml-reps", type=int, default=5, help="interleaved repetitions on ml-100k-ctr")
+    ap.add_argument("--bf16", action="store_true", help="also run ours under bf16 autocast")
     ap.add_argument("--cap", type=int, default=1_000_000)
     ap.add_argument("--rows", type=int, default=4096 * 23)
     ap.add_argument("--out", default=str(REPO / "results" / "benchmarks" / "ctr_throughput.json"))
     args = ap.parse_args()
     prepare(args.cap, args.rows)
-    me = sys.executable
+    me, peers = sys.executable, args.peers_python
+    plan = {"ml-100k-ctr": [("ours", me, "embed"), ("fuxictr", peers, "embed"), ("deepctr", peers, "embed")],
+            "criteo-synth": [("ours", me, "embed"), ("fuxictr", peers, "embed"), ("deepctr", peers, "embed"),
+                             ("ours", me, "raw")]}
     runs = []
-    for seed in range(args.seeds):
-        for impl, py in (("ours", me), ("fuxictr", args.peers_python), ("deepctr", args.peers_python)):
-            runs.append(run_one(py, impl, "ml-100k-ctr", seed))
-        runs.append(run_one(me, "ours", "ml-100k-ctr", seed, bf16=True))
-        for impl, py, numeric in (("ours", me, "embed"), ("fuxictr", args.peers_python, "embed"),
-                                  ("deepctr", args.peers_python, "embed"), ("ours", me, "raw")):
-            runs.append(run_one(py, impl, "criteo-synth", seed, numeric))
-        runs.append(run_one(me, "ours", "criteo-synth", seed, bf16=True))
-    finalize(runs, Path(args.out), args.peers_python, args.cap, args.rows)
+    for rep in range(max(args.reps, args.ml_reps)):
+        for dataset, variants in plan.items():
+            if rep >= (args.ml_reps if dataset == "ml-100k-ctr" else args.reps):
+                continue
+            for impl, py, numeric in variants:
+                runs.append(run_one(py, impl, dataset, rep, numeric))
+            if args.bf16:
+                runs.append(run_one(me, "ours", dataset, rep, bf16=True))
+    finalize(runs, Path(args.out), peers, args.cap, args.rows)
 
 
 def finalize(runs: list[dict], out: Path, peers_python: str, cap: int, rows: int) -> None:
@@ -352,7 +372,7 @@ def finalize(runs: list[dict], out: Path, peers_python: str, cap: int, rows: int
     md = table(runs)
     print(md)
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "")
-    record = {"benchmark": "ctr_throughput", "settings": SETTINGS, "cap": cap, "rows": rows,
+    record = {"benchmark": "ctr_throughput", "settings": SETTINGS, "cap": cap, "rows": rows, "interleaved": True,
               "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "cpu": cpu, "threads": 1,
               "runs": runs, "table_md": md,
               "peers": subprocess.run([peers_python, "-m", "pip", "freeze"], capture_output=True,
