@@ -237,6 +237,28 @@ def build_deepctr(data, meta, s):
     return model, step, predict
 
 
+def gemm_floor(data, meta, s, steps: int = 30) -> float:
+    """CPU seconds per training step spent in the matmuls of our DCNv2 alone (forward, input gradient
+    and weight gradient of every Linear, at the step's batch size, nothing else): a lower bound that
+    every implementation of the same model pays, so FuxiCTR's step time over it caps any ratio."""
+    import torch
+
+    model, _, _ = build_ours(data, meta, s)
+    b = s["batch_size"]
+    mats = []
+    for lin in (m for m in model.modules() if isinstance(m, torch.nn.Linear)):
+        k, n = lin.in_features, lin.out_features
+        mats += [(torch.randn(b, k), torch.randn(k, n)), (torch.randn(b, n), torch.randn(n, k)),
+                 (torch.randn(k, b), torch.randn(b, n))]
+    for a, w in mats:
+        torch.mm(a, w)
+    c0 = time.process_time()
+    for _ in range(steps):
+        for a, w in mats:
+            torch.mm(a, w)
+    return (time.process_time() - c0) / steps
+
+
 # ---------------------------------------------------------------- one worker process
 def worker(impl: str, dataset: str, seed: int, numeric: str) -> dict:
     import torch
@@ -247,6 +269,12 @@ def worker(impl: str, dataset: str, seed: int, numeric: str) -> dict:
     os.environ["BENCH_SEED"] = str(seed)
     s = SETTINGS[dataset]
     data, meta = load(dataset)
+    if impl == "gemm-floor":
+        sec = gemm_floor(data, meta, s)
+        return {"impl": impl, "dataset": dataset, "seed": seed, "numeric": numeric, "bf16": False,
+                "batch_size": s["batch_size"], "torch": torch.__version__, "samples_per_cpu_s": s["batch_size"] / sec,
+                "samples_per_s": float("nan"), "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "loadavg_1min_end": os.getloadavg()[0]}
     if impl == "ours":
         model, step, predict = build_ours(data, meta, s, numeric)
     else:
@@ -360,7 +388,7 @@ def main() -> None:
         for dataset, variants in plan.items():
             if rep >= (args.ml_reps if dataset == "ml-100k-ctr" else args.reps):
                 continue
-            for impl, py, numeric in variants:
+            for impl, py, numeric in variants + [("gemm-floor", me, "embed")]:
                 runs.append(run_one(py, impl, dataset, rep, numeric))
             if args.bf16:
                 runs.append(run_one(me, "ours", dataset, rep, bf16=True))
@@ -390,6 +418,13 @@ if __name__ == "__main__":
         runs = [json.loads(line) for line in open(sys.argv[2]) if line.startswith('{"impl"')]
         finalize(runs, REPO / "results" / "benchmarks" / "ctr_throughput.json", "/tmp/ctr-peers-venv/bin/python",
                  1_000_000, 4096 * 23)
+    elif len(sys.argv) > 1 and sys.argv[1] == "add-floor":  # add GEMM-floor runs to a finished record
+        path = REPO / "results" / "benchmarks" / "ctr_throughput.json"
+        rec = json.loads(path.read_text())
+        reps = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+        rec["runs"] += [run_one(sys.executable, "gemm-floor", d, r) for r in range(reps)
+                        for d in ("ml-100k-ctr", "criteo-synth")]
+        finalize(rec["runs"], path, "/tmp/ctr-peers-venv/bin/python", rec["cap"], rec["rows"])
     elif len(sys.argv) > 1 and sys.argv[1] == "worker":
         ap = argparse.ArgumentParser()
         ap.add_argument("cmd")
