@@ -6,13 +6,16 @@ epoch, early stopping on the config's metric, then measures val and test on the 
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import random
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import lightning as L
+import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
@@ -121,6 +124,26 @@ def fit_evaluate(module: L.LightningModule, loaders: dict, cfg: dict, ctx: RunCo
     if ctx.evaluate_test and "test" in loaders:
         metrics["test"] = _strip(trainer.test(module, loaders["test"], ckpt_path=best, **quiet)[0], "test/")
     return metrics, trainer.current_epoch
+
+
+@contextlib.contextmanager
+def isolated_rng(seed: int):
+    """Run a block on its own seeded torch/numpy/random streams and leave the global ones untouched.
+
+    For work whose result is cached (facet/KGE pretraining): whether the cache hits must not change
+    what the rest of the run draws (init, dropout), or a record would depend on which runs came before
+    it in the same process and on the state of the cache, and `reprorec verify` could not reproduce it.
+    """
+    np_state, py_state = np.random.get_state(), random.getstate()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        np.random.seed(seed % 2 ** 32)
+        random.seed(seed)
+        try:
+            yield
+        finally:
+            np.random.set_state(np_state)
+            random.setstate(py_state)
 
 
 def is_global_zero() -> bool:

@@ -16,6 +16,7 @@ import torch
 from common import config as C
 from common.data.base import cache_dir
 from common.records import source_fingerprint
+from common.train import isolated_rng
 from common.ranking.ctr_data import CTRData
 
 from .contrastive import pretrain_contrastive
@@ -87,9 +88,10 @@ def facet_vectors(facet: str, data: CTRData, cfg: dict, seed: int) -> tuple[dict
     if path.exists():
         blob = torch.load(path, weights_only=True)
         return blob["vectors"], {**blob["info"], "cached": True}
-    vec, info = PRETRAIN[facet](data, spec, seed)
-    vec = {f: _finalize(vec[f], _seen(data, f), spec.get("init_norm"), init_std, seed + k)
-           for k, f in enumerate(("user", "item"))}
+    with isolated_rng(seed):  # a cache hit and a miss leave the run's own random stream alike
+        vec, info = PRETRAIN[facet](data, spec, seed)
+        vec = {f: _finalize(vec[f], _seen(data, f), spec.get("init_norm"), init_std, seed + k)
+               for k, f in enumerate(("user", "item"))}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     torch.save({"vectors": vec, "info": info}, tmp)
