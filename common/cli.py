@@ -76,8 +76,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["list", "verify", "info"])
     p.add_argument("names", nargs="*")
 
-    p = sub.add_parser("verify", help="re-run a result record and compare its metrics")
-    p.add_argument("record")
+    p = sub.add_parser("verify", help="re-run result records and compare their metrics")
+    p.add_argument("records", nargs="+", help="record files, or folders (one record per dataset and method in it)")
+    p.add_argument("--all", action="store_true", help="with a folder: every record in it, not one per method")
     p.add_argument("--tolerance", type=float, default=0.0)
     _trainer_args(p)
 
@@ -214,13 +215,35 @@ def cmd_data(args):
     return 1 if bad else 0
 
 
-def cmd_verify(args):
+def _records_to_verify(paths: list[str], every: bool) -> list[Path]:
+    """Record files as given; a folder stands for one record per (paper, dataset, method) under it (the
+    lowest seed, quick profile where there is one, since it is the cheapest), or all of them with --all."""
+    from .records import iter_records
+
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_file():
+            out.append(p)
+            continue
+        groups: dict[tuple, list[tuple]] = {}
+        for rec in iter_records(p):
+            path = Path(rec["_path"])
+            if "metrics" not in rec or "seed" not in rec:
+                continue
+            key = (rec["paper"], rec["dataset"], rec["method"])
+            groups.setdefault(key, []).append((rec["profile"] != "quick", rec["seed"], str(path), path))
+        for key in sorted(groups):
+            picks = sorted(groups[key])
+            out.extend(x[-1] for x in (picks if every else picks[:1]))
+    return out
+
+
+def _verify_one(path: Path, args) -> tuple[bool, float, bool]:
     from . import registry
     from .experiment import run_experiment
-
     from .records import REPO_ROOT
 
-    rec = json.loads(Path(args.record).read_text())
+    rec = json.loads(path.read_text())
     cfg_path = (REPO_ROOT / rec["config_file"]) if rec.get("config_file") else \
         registry.find_config(rec["paper"], rec["dataset"], rec["method"])
     overrides = {k: v for k, v in rec["config"].items() if k not in ("profile",)}
@@ -235,7 +258,29 @@ def cmd_verify(args):
             print(f"{split}/{k}: recorded {v!r} now {new!r} diff {diff:.3g}")
     same_hash = out.record["config_hash"] == rec["config_hash"]
     print(f"config hash {'matches' if same_hash else 'DIFFERS'}; max |diff| = {worst:.3g}")
-    return 0 if same_hash and worst <= args.tolerance else 1
+    return same_hash and worst <= args.tolerance, worst, same_hash
+
+
+def cmd_verify(args):
+    """Re-run records in this one process, one after another: a number that depends on what ran before
+    it in the process (a cache, a leaked random state) fails here as it would for a user."""
+    paths = _records_to_verify(args.records, args.all)
+    if not paths:
+        print("error: no result records found", file=sys.stderr)
+        return 2
+    failed = []
+    summary = len(paths) > 1 or any(Path(p).is_dir() for p in args.records)
+    for i, path in enumerate(paths, 1):
+        if summary:
+            print(f"[{i}/{len(paths)}] {path}", flush=True)
+        ok, worst, same_hash = _verify_one(path, args)
+        if not ok:
+            failed.append(f"{path} (max |diff| {worst:.3g}{'' if same_hash else ', config hash differs'})")
+    if summary:
+        print(f"{len(paths) - len(failed)}/{len(paths)} records reproduced within {args.tolerance:g}")
+        for f in failed:
+            print(f"  NOT reproduced: {f}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -130,3 +130,15 @@ def test_verify_reruns_a_record_and_matches(tmp_path):
     check = _cli("verify", str(rec), env=env)
     assert check.returncode == 0, check.stdout + check.stderr[-2000:]
     assert "config hash matches; max |diff| = 0" in check.stdout
+    # a folder: one record per method by default, every record with --all; a wrong number is named
+    assert _cli("run", "baselines", "logreg", "--dataset", "criteo-900", "--seed", "2", *sets, env=env).returncode == 0
+    (other,) = [p for p in (tmp_path / "r").rglob("*.json") if p != rec]
+    data = json.loads(other.read_text())
+    data["metrics"]["test"]["auc"] += 0.01
+    other.chmod(0o644)
+    other.write_text(json.dumps(data))
+    one = _cli("verify", str(tmp_path / "r"), env=env)
+    assert one.returncode == 0 and "1/1 records reproduced" in one.stdout, one.stdout[-2000:]
+    every = _cli("verify", str(tmp_path / "r"), "--all", env=env)
+    assert every.returncode == 1 and "1/2 records reproduced" in every.stdout
+    assert f"NOT reproduced: {other} (max |diff| 0.01)" in every.stdout
