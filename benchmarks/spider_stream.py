@@ -7,10 +7,12 @@ Timed: `process_batch` only (derivatives, moment matching, site combination, EP)
 Memory: the posterior state is fixed-size (factor tables + weights); peak RSS is read after growing
 stream prefixes to show it does not grow with stream length.
 
-  python benchmarks/spider_stream.py            # ~2-4 min on one loaded core
+  python benchmarks/spider_stream.py            # ~1 min on one loaded core (the previous formulation: ~3 min)
   python benchmarks/spider_stream.py --quick    # seconds
 
-Writes results/benchmarks/spider_stream[-quick].json.
+Writes results/benchmarks/spider_stream[-quick].json. results/benchmarks/spider_stream-before.json is this
+script run from commit c85f38b (the update before it was factored), back to back with the current one, so
+that `python -m papers.spider.report` can put entries/s before and after side by side.
 """
 from __future__ import annotations
 
