@@ -28,6 +28,7 @@ VARIANTS = {
  "kge-attention-transe": ("(d) (c) + attention over relation-specific KGE views (query = other side's ID embedding), KGE finetuned; KGE source TransE.", "transe"),
  "kge-attention-transr": ("(d) with TransR as the KGE source.", "transr"),
  "kge-attention-transra": ("(d) with TransRA (interpretation) as the KGE source: the paper's full method.", "transra"),
+ "kge-attention-transra-pretrain": ("(d') (d) with TransRA, trained on the pretraining + train windows' CTR examples like (a'): what the graph route adds on top of that data.", "transra"),
  "lp-transe": ("Link prediction of TransE on held-out pretraining-window graph edges (filtered, both sides).", "transe"),
  "lp-transr": ("Link prediction of TransR on held-out graph edges.", "transr"),
  "lp-transra": ("Link prediction of TransRA (interpretation) on held-out graph edges.", "transra"),
@@ -46,7 +47,7 @@ def main(out: Path) -> None:
                 cfg["kge"] = {"model": kge, **KGE}
             cfg["model"] = {"embed_dim": 16, "cross_layers": 3, "hidden": [256, 128], "dropout": 0.2}
             cfg["train"] = {"lr": 0.001, "weight_decay": 0.0, "batch_size": 1024, "max_epochs": 10, "patience": 2}
-            if method.startswith("backbone-pretrain"):
+            if method.startswith("backbone-pretrain") or method.endswith("-pretrain"):
                 cfg["train"]["windows"] = ["pretrain", "train"]
             quick = {"train": {"max_epochs": 1}}
             if kge:

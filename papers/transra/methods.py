@@ -8,6 +8,8 @@
   kge-init               (c) (a) with the ID tables initialised from KGE vectors, finetuned
   kge-attention-<kge>    (d) (c) + attention over relation-specific KGE views, KGE finetuned; <kge> in
                          transe | transr | transra (the KGE source; must equal the config's kge.model)
+  kge-attention-transra-pretrain  (d') (d)-TransRA trained on the pretraining + train windows like (a'):
+                         what the graph route adds on top of the extra window's examples
   lp-<kge>               link prediction of the KGE model on held-out graph edges (dataset '<ctr>-graph')
 
 Search spaces (``common.cli tune``): ``ranking_space`` for (a)/(a'), ``kge_space`` for lp-*, both for
@@ -142,6 +144,14 @@ def _register():
             return run_link_prediction(cfg, ctx)
 
         register(PAPER, f"kge-attention-{kge}", search_space=kge_ranking_space)(attention)
+        if kge == "transra":  # (d'): (d) given the extra window's examples too, as (a') is
+            def attention_pretrain(cfg, ctx, k=kge):
+                _check_kge(cfg, k)
+                if "pretrain" not in (C.get(cfg, "train.windows") or ()):
+                    raise ValueError(f"method {cfg['method']} needs train.windows to include 'pretrain'")
+                return run_variant(cfg, ctx, "kge-attention")
+
+            register(PAPER, f"kge-attention-{kge}-pretrain", search_space=kge_ranking_space)(attention_pretrain)
         register(PAPER, f"lp-{kge}", search_space=kge_space)(link)
 
 

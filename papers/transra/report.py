@@ -19,7 +19,7 @@ from scipy import stats
 from common.records import iter_records
 
 RANKING = ["backbone", "backbone-pretrain", "backbone-pretrain-reviewed", "kge-features", "kge-init", "kge-attention-transe",
-           "kge-attention-transr", "kge-attention-transra"]
+           "kge-attention-transr", "kge-attention-transra", "kge-attention-transra-pretrain"]
 KGE_VARIANTS = RANKING[3:]
 CONTROLS = {"backbone-pretrain": "(a')", "backbone-pretrain-reviewed": "(a'')"}
 LABEL = {"backbone": "(a) backbone, ID tables from scratch",
@@ -27,7 +27,8 @@ LABEL = {"backbone": "(a) backbone, ID tables from scratch",
          "backbone-pretrain-reviewed": "(a'') (a') without non-clicks of not-yet-reviewed items",
          "kge-features": "(b) + frozen KGE features (TransRA)",
          "kge-init": "(c) + ID tables initialised from KGE (TransRA)", "kge-attention-transe": "(d) attention, TransE",
-         "kge-attention-transr": "(d) attention, TransR", "kge-attention-transra": "(d) attention, TransRA (interp.)"}
+         "kge-attention-transr": "(d) attention, TransR", "kge-attention-transra": "(d) attention, TransRA (interp.)",
+         "kge-attention-transra-pretrain": "(d') (d)-TransRA trained on pretraining + train windows"}
 
 
 def collect(profile: str) -> dict:
@@ -151,6 +152,8 @@ def main(argv=None) -> None:
                 print(f"Against the data control {short}, paired over common seeds:\n\n{control}\n")
         print("- " + pairwise(recs, ds, "kge-attention-transr", "kge-attention-transra"))
         print("- " + pairwise(recs, ds, "kge-features", "kge-attention-transra"))
+        if recs.get((ds, "kge-attention-transra-pretrain")):
+            print("- " + pairwise(recs, ds, "backbone-pretrain", "kge-attention-transra-pretrain"))
         print(f"\n### {ds} · link prediction on held-out graph edges ({args.profile})\n\n{lp_table(recs, ds)}\n")
 
 
