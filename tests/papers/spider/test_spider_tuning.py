@@ -55,3 +55,24 @@ def test_a_tuning_trial_reports_only_a_validation_metric(method, over, n_train, 
     m = out.record["metrics"]
     assert "test" not in m and math.isfinite(m["val"]["rmse"]) and m["val"]["mse"] == pytest.approx(m["val"]["rmse"] ** 2)
     assert out.record["entries_streamed"] == n_train and out.record["curve"] == []  # 608 -> 9 batches of 64
+
+
+def test_curve_subset_is_fixed_and_the_final_metric_uses_every_test_entry():
+    """data.curve_max_test scores the running curve on a fixed subset; the final metric on all entries."""
+    from papers.spider.methods import _curve_stream, _stream_loop
+
+    g = torch.Generator().manual_seed(0)
+    tests = [(torch.randint(0, 5, (400, 3), generator=g), torch.randn(400, generator=g, dtype=torch.float64))
+             for _ in range(2)]
+    s = Stream("x", (5, 5, 5), False, torch.zeros(64, 3, dtype=torch.long), torch.zeros(64, dtype=torch.float64),
+               tests, 0.0, 1.0, {}, "fp")
+    cfg = {"metric": {"name": "rmse"}, "data": {"curve_max_test": 100}, "train": {"batch_size": 32}}
+    a, b = _curve_stream(s, cfg), _curve_stream(s, cfg)
+    assert [len(y) for _, y in a.test_sets] == [50, 50]
+    assert all(torch.equal(x[0], y[0]) for x, y in zip(a.test_sets, b.test_sets))
+    predict = lambda idx: idx[:, 0].double() / 5  # noqa: E731
+    metrics, curve, _, n = _stream_loop(cfg, RunContext(), s, lambda i, y: None, predict)
+    full = torch.cat([(predict(i) - y) ** 2 for i, y in tests]).mean().sqrt()
+    sub = torch.cat([(predict(i) - y) ** 2 for i, y in a.test_sets]).mean().sqrt()
+    assert metrics["test"]["rmse"] == pytest.approx(float(full)) and curve[-1][1] == pytest.approx(float(sub))
+    assert n == 64 and [c[0] for c in curve] == [0.5, 1.0]
