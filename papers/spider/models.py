@@ -70,6 +70,7 @@ class Spider(ADFModel):
         return h[0]
 
     def _layer_views(self, flat):
+        """(out, in + 1) views of each layer's block of a flat per-weight vector (no copies)."""
         out, off = [], 0
         for o, i in self.layers:
             out.append(flat[off:off + o * i].view(o, i))
@@ -145,20 +146,21 @@ class Spider(ADFModel):
         skipped; otherwise the chunk goes through the generic `_site_deltas` with its checks."""
         acts, atdots, deltas, ddots = wpart
         Ms, Vs = self._layer_views(self.mw), self._layer_views(self.vw)
-        sp, sh = [], []
-        for a, ad, d, dd, M, V in zip(acts, atdots, deltas, ddots, Ms, Vs):
-            P1 = lf[:, None] * d + 2 * lv[:, None] * dd
-            Q1 = 2 * lv[:, None] * d
-            R1 = lv[:, None] * d * d
+        sp, sh = torch.zeros_like(self.mw), torch.zeros_like(self.mw)
+        lf, lv2 = lf[:, None], 2 * lv[:, None]
+        for a, ad, d, dd, M, V, ps, hs in zip(acts, atdots, deltas, ddots, Ms, Vs, self._layer_views(sp),
+                                              self._layer_views(sh)):
+            P1 = lf * d + lv2 * dd
+            Q1 = lv2 * d
+            R1 = Q1 * d  # 2 lv delta^2 = -2 x (dlogZ/dv's row factor)
             a2 = a * a
-            ps, hs = torch.zeros_like(M), torch.zeros_like(M)
             step = max(1, block // M.numel())
             for s in range(0, len(a), step):
                 e = slice(s, s + step)
                 dm = P1[e, :, None] * a[e, None, :]
                 dm.addcmul_(Q1[e, :, None], ad[e, None, :])
                 c = dm * dm
-                c.addcmul_(R1[e, :, None], a2[e, None, :], value=-2)
+                c.addcmul_(R1[e, :, None], a2[e, None, :], value=-1)
                 den = torch.addcmul(self._one, c, V, value=-1)
                 lo, hi = torch.aminmax(den)
                 if lo > 0 and torch.isfinite(hi):
@@ -166,13 +168,11 @@ class Spider(ADFModel):
                     dprec = c.mul_(inv)
                     dh = dm.mul_(inv).addcmul_(M, dprec)
                 else:
-                    dv = R1[e, :, None] * a2[e, None, :]
+                    dv = 0.5 * R1[e, :, None] * a2[e, None, :]
                     dprec, dh = self._site_deltas(M[None], V[None], dm, dv)
                 ps += dprec.sum(0)
                 hs += dh.sum(0)
-            sp.append(ps.reshape(-1))
-            sh.append(hs.reshape(-1))
-        return torch.cat(sp), torch.cat(sh)
+        return sp, sh
 
     def after_batch(self):
         if self.spike_slab:
