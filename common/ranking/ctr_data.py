@@ -231,7 +231,7 @@ def load_criteo_ctr(dataset: str = "criteo-10k", val_frac: float = 0.2, split_se
 def avazu_time_fields(hour: pd.Series) -> pd.DataFrame:
     """Avazu's YYMMDDHH as categorical hour of day and weekday (the FuxiCTR/BARS Avazu preprocessing)."""
     stamp = pd.to_datetime(hour.astype(str), format="%y%m%d%H")
-    return pd.DataFrame({"hour_of_day": stamp.dt.hour.astype(str), "weekday": stamp.dt.weekday.astype(str)},
+    return pd.DataFrame({"hour_of_day": stamp.dt.hour.astype(str), "weekday": stamp.dt.day_of_week.astype(str)},
                         index=hour.index)
 
 
