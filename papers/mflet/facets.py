@@ -15,9 +15,9 @@ import torch
 
 from common import config as C
 from common.data.base import cache_dir
+from common.ranking.ctr_data import CTRData
 from common.records import source_fingerprint
 from common.train import isolated_rng
-from common.ranking.ctr_data import CTRData
 
 from .contrastive import pretrain_contrastive
 from .graph import ml100k_genres, pretrain_graph
