@@ -43,4 +43,4 @@ if [[ -z "$data_dir" && -z "${REPRO_DATA_DIR:-}" && -d ../shared/data ]]; then
 fi
 [[ -n "$data_dir" ]] && export REPRO_DATA_DIR="$(cd "$data_dir" && pwd)"
 
-exec "$PY" -m common.cli reproduce "${args[@]}"
+exec "$PY" -m reprorec.cli reproduce "${args[@]}"

@@ -15,7 +15,7 @@ range of samples per CPU-second over reps, the ratio of medians, the range of th
 test AUC (mean ± std) on ML-100K.
 
 Datasets (encoded once by `prepare`, excluded from timing; every implementation gets the same ids):
-  ml-100k-ctr    the backbone's ML-100K CTR proxy (common.ranking.ctr_data): user, item, gender, age,
+  ml-100k-ctr    the backbone's ML-100K CTR proxy (reprorec.data.ctr): user, item, gender, age,
                  occupation, zip, year (categorical) + genres (multi-hot, mean-pooled). Trained E epochs on
                  the ranking-train window; test AUC at the best validation epoch; samples/s over train steps.
   criteo-synth   SYNTHETIC rows in the Criteo schema: 13 numeric + 26 categorical fields with the Kaggle
@@ -55,7 +55,7 @@ SETTINGS = {  # identical for every implementation
 def prepare(cap: int, rows: int) -> None:
     """Encode both datasets once into .npz: per-field local ids, bags, numerics, labels, window indices."""
     sys.path.insert(0, str(REPO))
-    from common.ranking.ctr_data import load_ctr
+    from reprorec.data.ctr import load_ctr
 
     WORK.mkdir(parents=True, exist_ok=True)
     d = load_ctr("ml-100k-ctr")
@@ -106,8 +106,8 @@ def build_ours(data, meta, s, numeric="embed"):
     import torch
 
     sys.path.insert(0, str(REPO))
-    from common.ranking import DCNv2, FeatureSchema, IdField, MultiHotField
-    from common.ranking.module import make_optimizers
+    from reprorec.ctr import DCNv2, FeatureSchema, IdField, MultiHotField
+    from reprorec.ctr.module import make_optimizers
 
     ids = [n for n in meta["categorical"] if n in ("user", "item")]
     cats = [n for n in meta["categorical"] if n not in ids]

@@ -1,7 +1,7 @@
-"""Side by side: common.kge vs PyKEEN 1.11.1 on the same real triples, same settings.
+"""Side by side: reprorec.kge vs PyKEEN 1.11.1 on the same real triples, same settings.
 
 Data: the Freebase KG of MovieLens-100K movies (dataset ``ml-100k-kg``: 34,327 distinct triples, 5,233
-entities, 29 relations), split 80/10/10 by ``common.kge.split_triples`` (val/test entities all seen
+entities, 29 relations), split 80/10/10 by ``reprorec.kge.split_triples`` (val/test entities all seen
 in train); both libraries get the *same* id-mapped train/val/test arrays.
 Settings (both sides): TransE and TransR, embedding dim = relation dim, L1 scoring norm (PyKEEN's
 default), sLCWA training with 1 uniformly corrupted negative per positive (head or tail), margin
@@ -48,7 +48,7 @@ def _peak_mb() -> float:
 def run_ours(arrays: dict, model: str, s: dict, seed: int) -> dict:
     import torch
 
-    from common.kge import KGETrainConfig, KnownTriples, TripleSet, build_model, evaluate, train_kge
+    from reprorec.kge import KGETrainConfig, KnownTriples, TripleSet, build_model, evaluate, train_kge
 
     torch.set_num_threads(1)
     torch.manual_seed(seed)
@@ -97,8 +97,8 @@ def run_pykeen(arrays: dict, model: str, s: dict, seed: int) -> dict:
 def _arrays() -> dict:
     import torch
 
-    from common.data import kg
-    from common.kge import TripleSet, split_triples
+    from reprorec.data import kg
+    from reprorec.kge import TripleSet, split_triples
 
     table = kg.load_triples()
     ts = TripleSet.from_labels(table.frame)
@@ -186,18 +186,18 @@ def main(argv=None) -> int:
         noise = max(ours["mrr"][1], theirs["mrr"][1])
         summary[model] = {"mrr_ours": ours["mrr"], "mrr_pykeen": theirs["mrr"], "mrr_diff": diff,
                           "seed_std_max": noise, "throughput_ratio_ours_over_pykeen": ours["tps"][0] / theirs["tps"][0]}
-    from common.records import code_state, environment, hardware
+    from reprorec.records import code_state, environment, hardware
 
     record = {"benchmark": "kge_parity", "profile": "quick" if args.quick else "full",
               "seeds": sorted({r["seed"] for r in runs}),
-              "data": {"dataset": "ml-100k-kg", "files": files, "split": "common.kge.split_triples(0.8,0.1,0.1,seed=0)",
+              "data": {"dataset": "ml-100k-kg", "files": files, "split": "reprorec.kge.split_triples(0.8,0.1,0.1,seed=0)",
                        "sizes": {k: int(len(arrays[k])) for k in ("train", "val", "test")},
                        "n_entities": int(arrays["n_entities"]), "n_relations": int(arrays["n_relations"])},
               "peer": {"pykeen": "1.11.1", "python": args.pykeen_python}, "settings": SETTINGS, "runs": runs,
               "summary": summary, "code": code_state(), "env": environment(), "hardware": hardware()}
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"{stem}.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
-    md = [f"# KGE parity: common.kge vs PyKEEN 1.11.1 ({record['profile']})\n",
+    md = [f"# KGE parity: reprorec.kge vs PyKEEN 1.11.1 ({record['profile']})\n",
           f"Freebase KG of ML-100K movies, {record['data']['sizes']} triples, {record['data']['n_entities']} entities, "
           f"{record['data']['n_relations']} relations; filtered both-sided realistic ranks on test. "
           f"Mean ± std over seeds {record['seeds']}. Settings per model: {json.dumps(SETTINGS)}"

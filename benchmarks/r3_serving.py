@@ -3,7 +3,7 @@
 R3 serves exactly like NeuMF (its text head is training-only), so a prediction is two ID lookups per
 tower and a small MLP. DeepCoNN and NARRE must, per request, fetch the user's and item's review
 text (pre-tokenised id tensors held in memory — the cheapest possible case for them) and run their
-CNNs. All three models are built at the sizes of papers/r3/configs for the chosen category, on the
+CNNs. All three models are built at the sizes of reprorec/papers/r3/configs for the chosen category, on the
 real training documents of seed 0; weights are untrained (timing does not depend on their values).
 Both text baselines are also timed with their per-user/per-item text vectors precomputed offline
 (possible when text is static): then they serve from lookups too, and the cost moves to refreshing
@@ -12,7 +12,7 @@ those vectors whenever a review arrives — reported as the time to recompute al
 Measured on CPU with torch at REPRO_THREADS threads (default 1), in eval mode under
 torch.inference_mode: throughput = batched predictions of the whole test split (batch 1024),
 latency = one (user, item) request at a time, each timed (median and p99), after a warm-up pass.
-Writes results/benchmarks/r3_serving.json with env/hardware from common.records.
+Writes results/benchmarks/r3_serving.json with env/hardware from reprorec.records.
 
     python benchmarks/r3_serving.py [--dataset amazon-musical-instruments] [--repeats 5]
 """
@@ -30,13 +30,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common import config as C  # noqa: E402
-from common import registry  # noqa: E402
-from common.records import code_state, environment, hardware, results_dir  # noqa: E402
-from common.train import set_threads  # noqa: E402
-from papers.r3 import data as D  # noqa: E402
-from papers.r3.models import NeuMF  # noqa: E402
-from papers.r3.textnets import NARRE, DeepCoNN  # noqa: E402
+from reprorec import config as C  # noqa: E402
+from reprorec import registry  # noqa: E402
+from reprorec.records import code_state, environment, hardware, results_dir  # noqa: E402
+from reprorec.train import set_threads  # noqa: E402
+from reprorec.papers.r3 import data as D  # noqa: E402
+from reprorec.papers.r3.models import NeuMF  # noqa: E402
+from reprorec.papers.r3.textnets import NARRE, DeepCoNN  # noqa: E402
 
 
 def build_models(dataset: str, profile: str) -> tuple[dict, D.ReviewData]:
@@ -79,7 +79,7 @@ class CachedTowers(torch.nn.Module):
 
     @staticmethod
     def _tower(model, side: str, ids):
-        from papers.r3.textnets import trim
+        from reprorec.papers.r3.textnets import trim
 
         fc, cnn = getattr(model, f"{side}_fc"), getattr(model, f"{side}_cnn")
         if isinstance(model, DeepCoNN):

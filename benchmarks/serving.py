@@ -33,9 +33,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common.records import REPO_ROOT, code_state, environment, hardware  # noqa: E402
-from common.serving import HybridServer, export_bundle, load_bundle  # noqa: E402
-from common.serving.models import TablesMLP  # noqa: E402
+from reprorec.records import REPO_ROOT, code_state, environment, hardware  # noqa: E402
+from reprorec.serving import HybridServer, export_bundle, load_bundle  # noqa: E402
+from reprorec.serving.models import TablesMLP  # noqa: E402
 
 # Kaggle Criteo (DAC) cardinalities of C1..C26 over the full 45.8M-row train.txt, as listed by
 # Facebook's DLRM for its Kaggle preprocessing (no frequency threshold).
@@ -132,13 +132,13 @@ def bench_set(model, make_batches, batch_sizes, n_batches, device, workdir: Path
 
 def proxy_set(dataset: str, seed: int):
     """Train the MF-LET model with both facets (finetuned) on ``dataset``; return (model, batch maker, AUC fn, info)."""
-    from papers.mflet.serving import trained_proxy  # the paper's own training path
+    from reprorec.papers.mflet.serving import trained_proxy  # the paper's own training path
 
     return trained_proxy(dataset, seed)
 
 
 def quantized_auc(model, test: dict, workdir: Path) -> dict:
-    from common.metrics import binary_metrics
+    from reprorec.metrics import binary_metrics
 
     out = {}
     for p in PRECISIONS:

@@ -12,7 +12,7 @@ stream prefixes to show it does not grow with stream length.
 
 Writes results/benchmarks/spider_stream[-quick].json. results/benchmarks/spider_stream-before.json is this
 script run from commit c85f38b (the update before it was factored), back to back with the current one, so
-that `python -m papers.spider.report` can put entries/s before and after side by side.
+that `python -m reprorec.papers.spider.report` can put entries/s before and after side by side.
 """
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ import torch
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from common.records import code_state, environment, hardware  # noqa: E402
-from papers.spider.models import Spider  # noqa: E402
+from reprorec.records import code_state, environment, hardware  # noqa: E402
+from reprorec.papers.spider.models import Spider  # noqa: E402
 
 SHAPE = (3000, 150, 30000)
 

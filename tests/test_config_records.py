@@ -3,8 +3,8 @@ import os
 
 import pytest
 
-from common import config as C
-from common.records import RecordExists, record_path, write_record
+from reprorec import config as C
+from reprorec.records import RecordExists, record_path, write_record
 
 
 def test_override_parsing_and_profile_merge(tmp_path):
@@ -35,7 +35,7 @@ def test_record_is_atomic_and_never_overwritten(tmp_path):
 
 
 def test_source_fingerprint_changes_with_the_code_it_covers(tmp_path, monkeypatch):
-    from common import records
+    from reprorec import records
 
     (tmp_path / "pkg").mkdir()
     (tmp_path / "pkg" / "a.py").write_text("x = 1\n")

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 import torch
 
-from common.ranking.ctr_data import load_criteo_ctr, load_ml100k_ctr, sample_negatives, window_split
-from common.ranking.models import DCNv2
+from reprorec.data.ctr import load_criteo_ctr, load_ml100k_ctr, sample_negatives, window_split
+from reprorec.ctr.models import DCNv2
 from tests.test_ranking_backbone import train_steps
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -69,7 +69,7 @@ def test_criteo_rows_run_through_backbone(data_dir):
 
 
 def test_amazon_ctr_windows_and_negatives(data_dir):
-    from common.ranking.ctr_data import load_amazon_ctr
+    from reprorec.data.ctr import load_amazon_ctr
 
     data = load_amazon_ctr("amazon-musical-instruments", neg_ratio=1, neg_seed=0)
     w = data.windows
@@ -83,7 +83,7 @@ def test_amazon_ctr_windows_and_negatives(data_dir):
 def test_avazu_hour_becomes_hour_of_day_and_weekday():
     import pandas as pd
 
-    from common.ranking.ctr_data import avazu_time_fields
+    from reprorec.data.ctr import avazu_time_fields
 
     out = avazu_time_fields(pd.Series([14102100, 14102523, 14103013]))
     assert out["hour_of_day"].tolist() == ["0", "23", "13"]
@@ -91,7 +91,7 @@ def test_avazu_hour_becomes_hour_of_day_and_weekday():
 
 
 def test_avazu_ctr_uses_test_file_as_test_window():
-    from common.ranking.ctr_data import load_ctr
+    from reprorec.data.ctr import load_ctr
 
     d = load_ctr("avazu-10k", split_seed=3)
     assert {w: len(t["y"]) for w, t in d.windows.items()} == {"train": 7199, "val": 1800, "test": 1000}

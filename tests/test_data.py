@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from common import data
-from common.data import amazon, avazu, base, criteo, movielens, tensors
+from reprorec import data
+from reprorec.data import amazon, avazu, base, criteo, movielens, tensors
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -104,7 +104,7 @@ def test_truncated_gzip_is_rejected_clearly(tmp_path, data_dir):
 
 
 def test_cli_missing_dataset_is_one_message_not_a_traceback(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "common.cli", "--data-dir", str(tmp_path), "data", "verify", "ml-100k"],
+    proc = subprocess.run([sys.executable, "-m", "reprorec.cli", "--data-dir", str(tmp_path), "data", "verify", "ml-100k"],
                           cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1
     assert "missing file movielens/ml-100k/u.data" in proc.stdout and "expected sha256" in proc.stdout

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from common import lightning as glue
+from reprorec import lightning_glue as glue
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -47,7 +47,7 @@ def test_training_shards_are_disjoint_and_equally_long(monkeypatch):
 
 def test_ddp_run_writes_one_record_with_exact_metrics(tmp_path):
     env = {**os.environ, "REPRO_THREADS": "1", "PYTHONPATH": str(REPO)}
-    proc = subprocess.run([sys.executable, "-m", "common.cli", "run", "baselines", "biased-mf", "--dataset", "ml-100k",
+    proc = subprocess.run([sys.executable, "-m", "reprorec.cli", "run", "baselines", "biased-mf", "--dataset", "ml-100k",
                            "--seed", "0", "--profile", "quick", "--set", "train.max_epochs=2", "--accelerator", "cpu",
                            "--devices", "2", "--strategy", "ddp", "--no-progress"],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
@@ -58,13 +58,13 @@ def test_ddp_run_writes_one_record_with_exact_metrics(tmp_path):
 
     import lightning as L
 
-    import papers.baselines as B
-    from common import config as C
-    from common.data import movielens
-    from common.lightning import SupervisedModule
-    from common.rating import BiasedMF, RatingData
+    import reprorec.papers.baselines.methods as B
+    from reprorec import config as C
+    from reprorec.data import movielens
+    from reprorec.lightning_glue import SupervisedModule
+    from reprorec.rating import BiasedMF, RatingData
 
-    cfg = C.resolve(C.load(REPO / "papers/baselines/configs/ml-100k-biased-mf.yaml"), "quick", ["train.max_epochs=2"])
+    cfg = C.resolve(C.load(REPO / "reprorec/papers/baselines/configs/ml-100k-biased-mf.yaml"), "quick", ["train.max_epochs=2"])
     table = movielens.load_ratings("ml-100k")
     data = RatingData.build(table.frame, B._split(cfg, len(table.frame), 0, table.frame))
     module = SupervisedModule(BiasedMF(data.n_users, data.n_items, int(C.get(cfg, "model.dim")), data.global_mean),
@@ -77,12 +77,12 @@ def test_ddp_run_writes_one_record_with_exact_metrics(tmp_path):
 
 
 def test_precision_and_world_size_make_a_separate_experiment():
-    from common import config as C
-    from common.experiment import execution_settings
-    from common.train import RunContext
+    from reprorec import config as C
+    from reprorec.experiment import execution_settings
+    from reprorec.train import RunContext
 
     assert execution_settings(RunContext()) == {} == execution_settings(RunContext(precision="32-true"))
-    cfg = C.resolve(C.load(REPO / "papers/baselines/configs/ml-100k-biased-mf.yaml"), "quick", [])
+    cfg = C.resolve(C.load(REPO / "reprorec/papers/baselines/configs/ml-100k-biased-mf.yaml"), "quick", [])
     assert C.config_hash(cfg) == "05437ca5ce25"  # the committed quick records' hash: reference runs keep theirs
     for ctx in (RunContext(precision="bf16-mixed"), RunContext(devices=2, strategy="ddp")):
         assert C.config_hash({**cfg, "execution": execution_settings(ctx)}) != "05437ca5ce25"

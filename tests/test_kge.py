@@ -1,4 +1,4 @@
-"""common.kge: closed-form scores, filtered ranking, negative sampling, losses, training, KG loader."""
+"""reprorec.kge: closed-form scores, filtered ranking, negative sampling, losses, training, KG loader."""
 from __future__ import annotations
 
 import math
@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from common.kge import (KGETrainConfig, KnownTriples, NegativeSampler, TripleSet, build_model, evaluate,
+from reprorec.kge import (KGETrainConfig, KnownTriples, NegativeSampler, TripleSet, build_model, evaluate,
                         link_prediction_ranks, margin_ranking, self_adversarial, split_triples, train_kge)
 
 
@@ -184,8 +184,8 @@ def test_training_is_reproducible_for_a_seed():
 
 @pytest.mark.filterwarnings("ignore:.*no pinned checksum")
 def test_kg_loader_real_file_and_malformed(tmp_path, monkeypatch, data_dir):
-    from common.data import DatasetError, kg
-    from common.data.base import RawFile
+    from reprorec.data import DatasetError, kg
+    from reprorec.data.base import RawFile
 
     triples = kg.load_triples().frame
     assert len(triples) == 34_327 and triples["relation"].nunique() == 29

@@ -5,7 +5,7 @@ import numpy as np
 import torch
 from sklearn.metrics import log_loss, roc_auc_score
 
-from common.metrics import binary_metrics, filtered_ranks, hits_at, mrr, ndcg_at, ndcg_graded, ranking_metrics, \
+from reprorec.metrics import binary_metrics, filtered_ranks, hits_at, mrr, ndcg_at, ndcg_graded, ranking_metrics, \
     regression_metrics
 
 

@@ -5,7 +5,7 @@ import math
 
 import torch
 
-from papers.mflet.contrastive import in_batch_softmax_loss, pretrain_contrastive
+from reprorec.papers.mflet.contrastive import in_batch_softmax_loss, pretrain_contrastive
 
 
 def test_contrastive_loss_3x3_by_hand():
@@ -39,8 +39,8 @@ def test_contrastive_pretraining_separates_positives():
 
 
 def _tiny_ranker(facets):
-    from common.ranking.schema import FeatureSchema, IdField, MultiHotField
-    from papers.mflet.model import MFLETRanker, schema_to_dict
+    from reprorec.data.ctr_schema import FeatureSchema, IdField, MultiHotField
+    from reprorec.papers.mflet.models import MFLETRanker, schema_to_dict
 
     schema = FeatureSchema([IdField("user", 12), IdField("item", 9)], ["a", "b"], 7, [MultiHotField("genres", 5)],
                            ["n1"])
@@ -57,7 +57,7 @@ def _tiny_batch(n=16, seed=0):
 
 
 def test_ranker_serves_identically_in_fp32(tmp_path):
-    from common.serving import HybridServer, export_bundle, load_bundle
+    from reprorec.serving import HybridServer, export_bundle, load_bundle
 
     model = _tiny_ranker({"contrastive": 6, "kge": 4}).eval()  # contrastive needs a 6 -> 4 projection
     assert set(model.tables) == {"user_contrastive", "item_contrastive", "user_kge", "item_kge"}
@@ -73,7 +73,7 @@ def test_frozen_facet_keeps_pretrained_rows():
     model = _tiny_ranker({"contrastive": 4})
     vec = {"user": torch.randn(12, 4), "item": torch.randn(9, 4)}
     model.load_facet("contrastive", vec, freeze=True)
-    from common.ranking.module import split_params
+    from reprorec.ctr.module import split_params
 
     dense, sparse = split_params(model)
     assert sparse == [] and all(p is not model.tables["user_contrastive"].weight for p in dense)
@@ -85,9 +85,9 @@ def test_frozen_facet_keeps_pretrained_rows():
 def test_pretrain_graph_edges_by_hand():
     import pandas as pd
 
-    from common.ranking.ctr_data import CTRData
-    from common.ranking.schema import FeatureSchema, IdField
-    from papers.mflet.graph import pretrain_graph
+    from reprorec.data.ctr import CTRData
+    from reprorec.data.ctr_schema import FeatureSchema, IdField
+    from reprorec.papers.mflet.graph import pretrain_graph
 
     pre = pd.DataFrame({"user_row": [1, 2, 1], "item_row": [1, 1, 2], "label": [1, 0, 1], "rating": [5.0, 2.0, 4.0]})
     data = CTRData("toy", FeatureSchema([IdField("user", 3), IdField("item", 3)]), {}, {}, pre, {}, "fp")
@@ -101,8 +101,8 @@ def test_pretrain_graph_edges_by_hand():
 
 
 def test_each_arm_tunes_only_the_facets_it_has():
-    from common.tune_optuna import dry_run
-    from papers.mflet.run import ARMS, arm_search_space
+    from reprorec.tune.storage import dry_run
+    from reprorec.papers.mflet.methods import ARMS, arm_search_space
 
     keys = {arm: set(dry_run(arm_search_space(f), arm)[1]) for arm, f in ARMS.items()}
     assert not any(k.startswith("facets.") for k in keys["no-id"] | keys["scratch"])
@@ -114,9 +114,9 @@ def test_each_arm_tunes_only_the_facets_it_has():
 def test_a_record_does_not_depend_on_the_facet_cache(one_thread):
     """First run trains the facet (cache miss), the second reads it: the ranker must draw the same init and
     dropout either way, or `reprorec verify` of a record made after a cache hit could not reproduce it."""
-    from common.experiment import run_experiment
-    from common.registry import find_config
-    from common.train import RunContext
+    from reprorec.experiment import run_experiment
+    from reprorec.registry import find_config
+    from reprorec.train import RunContext
 
     tiny = ["train.max_epochs=1", "facets.kge.train.epochs=1", "facets.kge.dim=8", "facets.kge.relation_dim=8"]
     cfg = find_config("mflet", "amazon-musical-instruments-ctr", "kge")

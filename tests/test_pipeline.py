@@ -10,18 +10,18 @@ from pathlib import Path
 
 import pytest
 
-from common import leaderboard
-from common.experiment import run_experiment
-from common.records import iter_records
-from common.registry import find_config
-from common.train import RunContext
+from reprorec import leaderboard
+from reprorec.experiment import run_experiment
+from reprorec.records import iter_records
+from reprorec.registry import find_config
+from reprorec.train import RunContext
 
 REPO = Path(__file__).resolve().parent.parent
 TINY_MF = ["model.dim=8", "train.max_epochs=4", "train.patience=0", "train.batch_size=4096"]
 
 
 def _cli(*args, env=None, timeout=300):
-    return subprocess.run([sys.executable, "-m", "common.cli", *args], cwd=REPO, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "reprorec.cli", *args], cwd=REPO, capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, **(env or {})})
 
 
@@ -83,7 +83,7 @@ def test_reproduce_sh_runs_one_experiment_end_to_end(tmp_path):
 
 
 def test_reproduce_keeps_going_and_names_failures(tmp_path, monkeypatch):
-    from common import experiment
+    from reprorec import experiment
 
     cfgs = [find_config("baselines", "criteo-900", "logreg"), tmp_path / "broken.yaml"]
     (tmp_path / "broken.yaml").write_text("paper: baselines\ndataset: criteo-900\nmethod: no-such-method\n")

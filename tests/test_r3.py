@@ -13,12 +13,12 @@ import pandas as pd
 import pytest
 import torch
 
-from common.data import DatasetError, LoadedTable
-from common.data.splits import random_split
-from common.experiment import run_experiment
-from papers.r3 import data as D
-from papers.r3.models import R3, NeuMF
-from papers.r3.textnets import NARRE, DeepCoNN
+from reprorec.data import DatasetError, LoadedTable
+from reprorec.data.splits import random_split
+from reprorec.experiment import run_experiment
+from reprorec.papers.r3 import data as D
+from reprorec.papers.r3.models import R3, NeuMF
+from reprorec.papers.r3.textnets import NARRE, DeepCoNN
 
 WORDS = [f"w{k}" for k in range(40)]
 
@@ -145,11 +145,11 @@ def synthetic_category(monkeypatch):
 
 
 def _run(method: str, seed: int, overrides: dict):
-    from common import registry
+    from reprorec import registry
 
     path = registry.find_config("r3", "amazon-musical-instruments", method)
     base = {"train": {"max_epochs": 3, "patience": None}, "model": {"max_features": 200}}
-    from common.config import deep_merge
+    from reprorec.config import deep_merge
 
     return run_experiment(path, profile="quick", seed=seed, overrides=deep_merge(base, overrides), write=False)
 
@@ -175,7 +175,7 @@ def test_malformed_review_line_is_named(tmp_path, monkeypatch):
 
 
 def test_trimming_padding_does_not_change_text_cnn_output():
-    from papers.r3.textnets import TextCNN, trim
+    from reprorec.papers.r3.textnets import TextCNN, trim
 
     torch.manual_seed(0)
     cnn = TextCNN(torch.nn.Embedding(10, 4, padding_idx=0), n_filters=5, kernel=3)

@@ -1,16 +1,16 @@
-"""CTR backbone (common/ranking): embeddings, hashing, sparse updates, pretrained init, DCNv2, training."""
+"""CTR backbone (reprorec/ranking): embeddings, hashing, sparse updates, pretrained init, DCNv2, training."""
 from __future__ import annotations
 
 import pytest
 import torch
 
-from common.lightning import make_loader
-from common.metrics import binary_metrics
-from common.ranking.embedding import IdEmbedding, hash_ids
-from common.ranking.embedding import SPARSE_MIN_ROWS
-from common.ranking.models import DCNv2, DNN, CrossNetV2, FastDropout, Head, build_model
-from common.ranking.module import CTRModule, make_optimizers, split_params
-from common.ranking.schema import FeatureSchema, IdField, MultiHotField
+from reprorec.lightning_glue import make_loader
+from reprorec.metrics import binary_metrics
+from reprorec.ctr.embedding import IdEmbedding, hash_ids
+from reprorec.ctr.embedding import SPARSE_MIN_ROWS
+from reprorec.ctr.models import DCNv2, DNN, CrossNetV2, FastDropout, Head, build_model
+from reprorec.ctr.module import CTRModule, make_optimizers, split_params
+from reprorec.data.ctr_schema import FeatureSchema, IdField, MultiHotField
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -135,7 +135,7 @@ def test_ctr_module_fits_with_lightning_and_reproduces(tmp_path):
     """Two optimisers under Lightning manual optimisation; the same seed gives the same AUC exactly."""
     import lightning as L
 
-    from common.train import RunContext, fit_evaluate
+    from reprorec.train import RunContext, fit_evaluate
 
     cfg = {"metric": {"name": "auc", "mode": "max"}, "train": {"max_epochs": 3}}
     data = {k: torch.cat([tiny_batch(64, s)[k] for s in range(4)]) for k in tiny_batch()}

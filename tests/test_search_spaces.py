@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from common import config as C
-from common import registry
-from common.tune_optuna import dry_run
+from reprorec import config as C
+from reprorec import registry
+from reprorec.tune.storage import dry_run
 
 
 # Keys the training code reads with a default when a config leaves them out (SupervisedModule and

@@ -6,9 +6,9 @@ import json
 import pytest
 import torch
 
-from common.serving import BundleVersionError, CPUTable, HybridServer, export_bundle, load_bundle
-from common.serving.models import TablesMLP
-from common.serving.quantize import dequantize_rows, error_bound, quantize_rows
+from reprorec.serving import BundleVersionError, CPUTable, HybridServer, export_bundle, load_bundle
+from reprorec.serving.models import TablesMLP
+from reprorec.serving.quantize import dequantize_rows, error_bound, quantize_rows
 
 
 def test_int8_row_by_hand():

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from common.data.splits import fingerprint, leave_last_out, make_split, random_split, time_cut
+from reprorec.data.splits import fingerprint, leave_last_out, make_split, random_split, time_cut
 
 
 def test_random_split_is_a_seeded_partition():

@@ -4,14 +4,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from common import config as C
-from common.kge import TransRA
-from common.ranking import load_ctr
-from common.ranking.run import model_from_cfg
-from common.registry import config_files
-from papers.transra.graph import build_graph
-from papers.transra.pretrain import _build, kge_settings
-from papers.transra.ranking import KGEAttention, KGEFeatures, init_id_tables, kge_vectors
+from reprorec import config as C
+from reprorec.kge import TransRA
+from reprorec.ctr import load_ctr
+from reprorec.ctr.run import model_from_cfg
+from reprorec.registry import config_files
+from reprorec.papers.transra.graph import build_graph
+from reprorec.papers.transra.pretrain import _build, kge_settings
+from reprorec.papers.transra.models import KGEAttention, KGEFeatures, init_id_tables, kge_vectors
 
 
 @pytest.fixture(scope="module")
@@ -130,8 +130,8 @@ def test_control_trains_on_pretrain_plus_train_windows_only(ml):
 def test_reviewed_item_filter_drops_only_unreviewed_item_negatives(ml, data_dir):
     """(a''): on ML-100K every impression is a real rating (nothing dropped); on Amazon MI exactly the
     sampled non-clicks of items with no review yet go, as an independent count from the raw reviews says."""
-    from papers.transra.methods import reviewed_item_rows
-    from papers.transra.report import unseen_item_negatives
+    from reprorec.papers.transra.methods import reviewed_item_rows
+    from reprorec.papers.transra.report import unseen_item_negatives
 
     data, _ = ml
     assert reviewed_item_rows(data.windows["pretrain"], data.pretrain).all()
@@ -161,8 +161,8 @@ def test_configs_share_one_kge_cache_per_dataset_and_model():
 
 @pytest.mark.slow
 def test_end_to_end_quick_run_and_kge_cache(data_dir):
-    from common.experiment import run_experiment
-    from common.registry import find_config
+    from reprorec.experiment import run_experiment
+    from reprorec.registry import find_config
 
     out = run_experiment(find_config("transra", "amazon-musical-instruments-ctr", "kge-attention-transra"),
                          profile="quick", seed=0)
@@ -185,8 +185,8 @@ def test_search_spaces_sample_valid_overrides_with_tied_dims():
     range, and keep the KGE dimension equal to the ID-table dimension (KGE vectors become table rows)."""
     import optuna
 
-    from common import registry
-    from common.tune_optuna import dry_run
+    from reprorec import registry
+    from reprorec.tune.storage import dry_run
 
     for path in config_files("transra"):
         cfg = C.resolve(C.load(path), "full")
@@ -211,9 +211,9 @@ def test_search_spaces_sample_valid_overrides_with_tied_dims():
 def test_a_record_does_not_depend_on_the_kge_cache(one_thread):
     """A cache miss (KGE trained here) and a hit (read) must leave the ranker's random stream alike
     (pretrained_kge reseeds before training on a miss and its ranker does not draw after it)."""
-    from common.experiment import run_experiment
-    from common.registry import find_config
-    from common.train import RunContext
+    from reprorec.experiment import run_experiment
+    from reprorec.registry import find_config
+    from reprorec.train import RunContext
 
     tiny = ["train.max_epochs=1", "kge.train.epochs=1"]
     cfg = find_config("transra", "amazon-musical-instruments-ctr", "kge-init")

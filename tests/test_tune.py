@@ -21,14 +21,14 @@ import pytest
 import yaml
 from optuna.trial import TrialState
 
-from common import config as C
-from common import registry
-from common.records import iter_records
-from common.tune import TuneSpec, tune
-from common.tune_optuna import SearchSpaceError, grid_of, make_sampler, make_storage, search_space
+from reprorec import config as C
+from reprorec import registry
+from reprorec.records import iter_records
+from reprorec.tune.harness import TuneSpec, tune
+from reprorec.tune.storage import SearchSpaceError, grid_of, make_sampler, make_storage, search_space
 
 REPO = Path(__file__).resolve().parent.parent
-BASE_CFG = REPO / "papers" / "baselines" / "configs" / "ml-100k-biased-mf.yaml"
+BASE_CFG = REPO / "reprorec" / "papers" / "baselines" / "configs" / "ml-100k-biased-mf.yaml"
 TINY = ["train.max_epochs=2"]
 
 
@@ -48,7 +48,7 @@ def _spec(cfg_file, **kw) -> TuneSpec:
 
 
 def _cli(cfg_file, *extra) -> list[str]:
-    args = [sys.executable, "-m", "common.cli", "tune", "baselines", "biased-mf", "--dataset", "ml-100k",
+    args = [sys.executable, "-m", "reprorec.cli", "tune", "baselines", "biased-mf", "--dataset", "ml-100k",
             "--config", str(cfg_file), "--no-plots", "--pruner", "none"]
     for t in TINY:
         args += ["--set", t]
@@ -187,7 +187,7 @@ def bad_method(tmp_path):
 
 @pytest.mark.parametrize("method,param,words", [("_bad-range", "train.lr", "low"), ("_log-zero", "model.reg", "log")])
 def test_invalid_search_space_fails_before_any_trial(bad_method, tmp_path, capsys, method, param, words):
-    from common.cli import main
+    from reprorec.cli import main
 
     rc = main(["tune", "baselines", method, "--dataset", "ml-100k", "--trials", "3",
                "--config", str(tmp_path / f"ml-100k-{method}.yaml")])
@@ -210,7 +210,7 @@ class _PruneFirst(optuna.pruners.BasePruner):
 
 
 def test_lightning_pruning_reports_the_logged_val_metric_and_writes_no_record(cfg_file, monkeypatch):
-    import common.tune as T
+    import reprorec.tune.harness as T
 
     monkeypatch.setattr(T, "make_pruner", lambda name: _PruneFirst())
     out = tune(_spec(cfg_file, study="pruned", trials=1, pruner="median"))

@@ -7,8 +7,8 @@ import copy
 import pytest
 import torch
 
-from papers.spider.adf import ADFModel
-from papers.spider.models import Spider
+from reprorec.papers.spider.adf import ADFModel
+from reprorec.papers.spider.models import Spider
 
 D = torch.float64
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 from scipy import integrate, stats
 
-from papers.spider.adf import ADFModel, moment_match
-from papers.spider.models import Spider, StreamingCP, spike_slab_ep
+from reprorec.papers.spider.adf import ADFModel, moment_match
+from reprorec.papers.spider.models import Spider, StreamingCP, spike_slab_ep
 
 D = torch.float64
 

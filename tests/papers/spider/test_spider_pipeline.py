@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from common.experiment import run_experiment
-from common.registry import PAPERS_DIR
-from papers.spider.data import build_stream, sample_zeros
-from papers.spider.methods import _checkpoints
+from reprorec.experiment import run_experiment
+from reprorec.registry import PAPERS_DIR
+from reprorec.papers.spider.data import build_stream, sample_zeros
+from reprorec.papers.spider.methods import _checkpoints
 
 
 def test_sampled_zeros_are_distinct_uniform_and_avoid_excluded_entries():

@@ -8,12 +8,12 @@ import optuna
 import pytest
 import torch
 
-from common import registry
-from common.experiment import run_experiment
-from common.registry import PAPERS_DIR
-from common.train import RunContext
-from common.tune_optuna import dry_run, search_space
-from papers.spider.data import Stream, holdout
+from reprorec import registry
+from reprorec.experiment import run_experiment
+from reprorec.registry import PAPERS_DIR
+from reprorec.train import RunContext
+from reprorec.tune.storage import dry_run, search_space
+from reprorec.papers.spider.data import Stream, holdout
 
 METHODS = ["spider", "spider-seq", "spider-gauss", "post", "nn-adam", "cp-offline"]
 
@@ -59,7 +59,7 @@ def test_a_tuning_trial_reports_only_a_validation_metric(method, over, n_train, 
 
 def test_curve_subset_is_fixed_and_the_final_metric_uses_every_test_entry():
     """data.curve_max_test scores the running curve on a fixed subset; the final metric on all entries."""
-    from papers.spider.methods import _curve_stream, _stream_loop
+    from reprorec.papers.spider.methods import _curve_stream, _stream_loop
 
     g = torch.Generator().manual_seed(0)
     tests = [(torch.randint(0, 5, (400, 3), generator=g), torch.randn(400, generator=g, dtype=torch.float64))

@@ -1,0 +1,1 @@
+"""reprorec: reproducible benchmarks for four recommendation and representation-learning papers."""

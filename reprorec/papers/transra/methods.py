@@ -1,0 +1,158 @@
+"""Registered TransRA experiments: ranking variants (a)-(d) and KGE link prediction.
+
+  backbone               (a) DCNv2 + Large ID Embedding Tables, from scratch
+  backbone-pretrain      (a') (a) trained on the pretraining + train windows' CTR examples
+                         (``train.windows: [pretrain, train]``): the data control for (b)-(d), whose KGE
+                         sees the pretraining window through the graph
+  kge-features           (b) (a) + frozen KGE user/item vectors as extra fields ("direct incorporation")
+  kge-init               (c) (a) with the ID tables initialised from KGE vectors, finetuned
+  kge-attention-<kge>    (d) (c) + attention over relation-specific KGE views, KGE finetuned; <kge> in
+                         transe | transr | transra (the KGE source; must equal the config's kge.model)
+  kge-attention-transra-pretrain  (d') (d)-TransRA trained on the pretraining + train windows like (a'):
+                         what the graph route adds on top of the extra window's examples
+  lp-<kge>               link prediction of the KGE model on held-out graph edges (dataset '<ctr>-graph')
+
+Search spaces (``reprorec.cli tune``): ``ranking_space`` for (a)/(a'), ``kge_space`` for lp-*, both for
+(b)-(d); the KGE dimension is tied to the ID-table dimension.
+
+Every variant trains its KGE through ``pretrain.pretrained_kge`` (cached per seed), so (b)/(c)/(d)
+and lp-* of one seed share one KGE model.
+"""
+from __future__ import annotations
+
+import torch
+
+from reprorec import config as C
+from reprorec.ctr.run import data_from_cfg, fit_ctr, model_from_cfg
+from reprorec.registry import register
+from reprorec.train import RunContext, RunResult
+
+from .graph import build_graph
+from .pretrain import kge_settings, pretrained_kge
+from .models import KGEAttention, KGEFeatures, init_id_tables, kge_vectors
+
+PAPER = "transra"
+GRAPH_SUFFIX = "-graph"
+
+
+def ctr_dataset(cfg: dict) -> str:
+    """The CTR dataset a config runs on ('ml-100k-ctr-graph' link-prediction records -> 'ml-100k-ctr')."""
+    name = cfg["dataset"]
+    return name[:-len(GRAPH_SUFFIX)] if name.endswith(GRAPH_SUFFIX) else name
+
+
+def _setup(cfg: dict, ctx: RunContext, need_kge: bool):
+    base = dict(cfg, dataset=ctr_dataset(cfg))
+    data = data_from_cfg(base)
+    if not need_kge:
+        return base, data, None, None
+    graph = build_graph(data, base["dataset"], **dict(C.get(cfg, "graph", {}) or {}))
+    return base, data, graph, pretrained_kge(base, graph, ctx.seed)
+
+
+def _kge_extra(pre, graph) -> dict:
+    return {"kge": {"link_prediction": pre.metrics, **{k: v for k, v in pre.info.items() if k != "graph"}},
+            "graph": graph.stats}
+
+
+def reviewed_item_rows(window: dict, pretrain) -> torch.Tensor:
+    """(N,) bool: the window's impression shows an item that has a real interaction at or before its time.
+
+    Every real rating/review passes (its own interaction counts); what fails are the Amazon proxy's
+    sampled non-clicks of items nobody had reviewed yet (they are drawn from all items of the file).
+    ``pretrain`` is ``CTRData.pretrain`` (real interactions of the pretraining window, with item_row).
+    """
+    first = torch.full((int(window["item"].max()) + 1,), torch.iinfo(torch.int64).max)
+    rows = torch.as_tensor(pretrain["item_row"].to_numpy())
+    first.scatter_reduce_(0, rows, torch.as_tensor(pretrain["timestamp"].to_numpy(), dtype=torch.int64), "amin")
+    return first[window["item"]] <= window["time"]
+
+
+def run_variant(cfg: dict, ctx: RunContext, variant: str) -> RunResult:
+    base, data, graph, pre = _setup(cfg, ctx, need_kge=not variant.startswith("backbone"))
+    if variant.startswith("backbone-pretrain") and "pretrain" not in (C.get(cfg, "train.windows") or ()):
+        raise ValueError(f"method {variant} needs train.windows to include 'pretrain'")
+    if variant == "backbone-pretrain-reviewed":
+        keep = reviewed_item_rows(data.windows["pretrain"], data.pretrain)
+        data.windows["pretrain"] = {k: v[keep] for k, v in data.windows["pretrain"].items()}
+        extra = {"pretrain_rows_dropped": int((~keep).sum()), "pretrain_rows_kept": int(keep.sum())}
+        return fit_ctr(model_from_cfg(base, data.schema), data, base, ctx, extra=extra)
+    if variant.startswith("backbone"):
+        return fit_ctr(model_from_cfg(base, data.schema), data, base, ctx)
+    extra: dict = _kge_extra(pre, graph)
+    if variant == "kge-features":
+        block = KGEFeatures(*(kge_vectors(pre.model, graph, pre.trained, s) for s in ("user", "item")))
+        model = model_from_cfg(base, data.schema, extra=block)
+    elif variant == "kge-init":
+        model = model_from_cfg(base, data.schema)
+        extra["initialised_rows"] = init_id_tables(model, pre.model, graph, pre.trained)
+    elif variant == "kge-attention":
+        block = KGEAttention(pre.model, graph, id_dim=data.schema.id_field("user").dim or C.get(cfg, "model.embed_dim"))
+        model = model_from_cfg(base, data.schema, extra=block)
+        extra["initialised_rows"] = init_id_tables(model, pre.model, graph, pre.trained)
+    else:
+        raise ValueError(f"unknown variant {variant!r}")
+    return fit_ctr(model, data, base, ctx, extra=extra)
+
+
+def run_link_prediction(cfg: dict, ctx: RunContext) -> RunResult:
+    base, data, graph, pre = _setup(cfg, ctx, need_kge=True)
+    metrics = {"val": pre.metrics["val"]} | ({"test": pre.metrics["test"]} if ctx.evaluate_test else {})
+    files = {**data.files, **graph.files}
+    return RunResult(metrics, files, data.split_fingerprint, pre.info["epochs"], extra=_kge_extra(pre, graph))
+
+
+def ranking_space(trial) -> dict:
+    """Ranker hyper-parameters shared by (a)-(d): the DCNv2 depth, dropout and the optimiser."""
+    return {"model": {"cross_layers": trial.suggest_int("model.cross_layers", 1, 4),
+                      "dropout": trial.suggest_float("model.dropout", 0.0, 0.5)},
+            "train": {"lr": trial.suggest_float("train.lr", 3e-4, 1e-2, log=True),
+                      "weight_decay": trial.suggest_float("train.weight_decay", 1e-7, 1e-3, log=True)}}
+
+
+def kge_space(trial) -> dict:
+    """KGE pretraining hyper-parameters. The KGE dimension and the ID-table dimension are ONE parameter:
+    the KGE vectors become rows of the ID tables ((c), (d)), so they must stay equal."""
+    dim = trial.suggest_categorical("kge.dim", [16, 32, 64])
+    return {"data": {"id_dim": dim},
+            "kge": {"dim": dim, "train": {"lr": trial.suggest_float("kge.train.lr", 1e-3, 2e-2, log=True),
+                                          "margin": trial.suggest_float("kge.train.margin", 0.5, 4.0),
+                                          "num_negs": trial.suggest_int("kge.train.num_negs", 1, 8)}}}
+
+
+def kge_ranking_space(trial) -> dict:
+    """(b)-(d): the ranker's and the KGE's hyper-parameters together (the tuned metric is ranking AUC)."""
+    return C.deep_merge(ranking_space(trial), kge_space(trial))
+
+
+def _check_kge(cfg: dict, name: str) -> None:
+    if kge_settings(cfg)["model"] != name:
+        raise ValueError(f"method {cfg['method']} needs kge.model={name}, config has {kge_settings(cfg)['model']}")
+
+
+def _register():
+    for variant in ("backbone", "backbone-pretrain", "backbone-pretrain-reviewed", "kge-features", "kge-init"):
+        space = ranking_space if variant.startswith("backbone") else kge_ranking_space
+        register(PAPER, variant, search_space=space)(lambda cfg, ctx, v=variant: run_variant(cfg, ctx, v))
+    for kge in ("transe", "transr", "transra"):
+        def attention(cfg, ctx, k=kge):
+            _check_kge(cfg, k)
+            return run_variant(cfg, ctx, "kge-attention")
+
+        def link(cfg, ctx, k=kge):
+            _check_kge(cfg, k)
+            return run_link_prediction(cfg, ctx)
+
+        register(PAPER, f"kge-attention-{kge}", search_space=kge_ranking_space)(attention)
+        if kge == "transra":  # (d'): (d) given the extra window's examples too, as (a') is
+            def attention_pretrain(cfg, ctx, k=kge):
+                _check_kge(cfg, k)
+                if "pretrain" not in (C.get(cfg, "train.windows") or ()):
+                    raise ValueError(f"method {cfg['method']} needs train.windows to include 'pretrain'")
+                return run_variant(cfg, ctx, "kge-attention")
+
+            register(PAPER, f"kge-attention-{kge}-pretrain", search_space=kge_ranking_space)(attention_pretrain)
+        register(PAPER, f"lp-{kge}", search_space=kge_space)(link)
+
+
+_register()

@@ -1,0 +1,161 @@
+"""Tables for the README from result records: ranking (a)-(d) with paired tests against (a) and against the
+data control (a'), and link prediction.
+
+  python -m reprorec.papers.transra.report [--profile full]      # prints markdown
+  python -m reprorec.papers.transra.report --negatives           # Amazon: sampled non-clicks of not-yet-reviewed items
+
+Paired test: for each seed present in both a variant and (a), the difference in test AUC (the seed
+fixes the ranking model's initialisation and batch order, and the KGE seed; the time windows are
+fixed); two-sided paired t-test (scipy.stats.ttest_rel) and the mean difference.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+from collections import defaultdict
+
+from scipy import stats
+
+from reprorec.records import iter_records
+
+RANKING = ["backbone", "backbone-pretrain", "backbone-pretrain-reviewed", "kge-features", "kge-init", "kge-attention-transe",
+           "kge-attention-transr", "kge-attention-transra", "kge-attention-transra-pretrain"]
+KGE_VARIANTS = RANKING[3:]
+CONTROLS = {"backbone-pretrain": "(a')", "backbone-pretrain-reviewed": "(a'')"}
+LABEL = {"backbone": "(a) backbone, ID tables from scratch",
+         "backbone-pretrain": "(a') (a) trained on pretraining + train windows",
+         "backbone-pretrain-reviewed": "(a'') (a') without non-clicks of not-yet-reviewed items",
+         "kge-features": "(b) + frozen KGE features (TransRA)",
+         "kge-init": "(c) + ID tables initialised from KGE (TransRA)", "kge-attention-transe": "(d) attention, TransE",
+         "kge-attention-transr": "(d) attention, TransR", "kge-attention-transra": "(d) attention, TransRA (interp.)",
+         "kge-attention-transra-pretrain": "(d') (d)-TransRA trained on pretraining + train windows"}
+
+
+def collect(profile: str) -> dict:
+    """(dataset, method) -> {seed: record}; the newest record wins when a seed was run twice."""
+    out: dict = defaultdict(dict)
+    for r in sorted(iter_records(), key=lambda r: r.get("created", "")):
+        if r["paper"] == "transra" and r["profile"] == profile and r.get("trial") is None:
+            out[(r["dataset"], r["method"])][r["seed"]] = r
+    return out
+
+
+def _ms(xs):
+    return (statistics.mean(xs), statistics.stdev(xs) if len(xs) > 1 else float("nan"))
+
+
+def paired(a: dict, b: dict, metric: str = "auc"):
+    """Mean difference b - a over common seeds, its std, the paired t-test p-value, n."""
+    seeds = sorted(set(a) & set(b))
+    d = [b[s]["metrics"]["test"][metric] - a[s]["metrics"]["test"][metric] for s in seeds]
+    p = stats.ttest_rel([b[s]["metrics"]["test"][metric] for s in seeds],
+                        [a[s]["metrics"]["test"][metric] for s in seeds]).pvalue if len(seeds) > 1 else float("nan")
+    return (*_ms(d), float(p), len(seeds)) if d else (float("nan"),) * 3 + (0,)
+
+
+def _paired_cells(base: dict, runs: dict) -> str:
+    """'ΔAUC ± std | p | wins/n' of ``runs`` against ``base`` over their common seeds."""
+    md, sd, p, n = paired(base, runs)
+    common = sorted(set(base) & set(runs))
+    wins = sum(runs[s]["metrics"]["test"]["auc"] > base[s]["metrics"]["test"]["auc"] for s in common)
+    return f"{md:+.4f} ± {sd:.4f} | {p:.3g} | {wins}/{n}"
+
+
+def ranking_table(recs: dict, dataset: str) -> str:
+    rows = ["| variant | n | test AUC | test logloss | ΔAUC vs (a) (paired) | p (paired t) | wins / n |",
+            "|---|---|---|---|---|---|---|"]
+    base = recs.get((dataset, "backbone"), {})
+    for m in RANKING:
+        runs = recs.get((dataset, m), {})
+        if not runs:
+            continue
+        auc = _ms([r["metrics"]["test"]["auc"] for r in runs.values()])
+        ll = _ms([r["metrics"]["test"]["logloss"] for r in runs.values()])
+        cells = "— | — | —" if m == "backbone" else _paired_cells(base, runs)
+        rows.append(f"| {LABEL[m]} | {len(runs)} | {auc[0]:.4f} ± {auc[1]:.4f} | {ll[0]:.4f} ± {ll[1]:.4f} | {cells} |")
+    return "\n".join(rows)
+
+
+def control_table(recs: dict, dataset: str, control: str = "backbone-pretrain") -> str:
+    """The KGE variants paired against a data control ((a') or (a'')), which trains on the windows the graph covers."""
+    base = recs.get((dataset, control), {})
+    if not base:
+        return ""
+    rows = [f"| variant | ΔAUC vs {CONTROLS[control]} (paired) | p (paired t) | wins / n |", "|---|---|---|---|"]
+    rows += [f"| {LABEL[m]} | {_paired_cells(base, recs[(dataset, m)])} |" for m in KGE_VARIANTS if recs.get((dataset, m))]
+    return "\n".join(rows)
+
+
+def lp_table(recs: dict, dataset: str) -> str:
+    rows = ["| KGE model | n | test MRR | Hits@1 | Hits@3 | Hits@10 | epochs |", "|---|---|---|---|---|---|---|"]
+    for m in ("lp-transe", "lp-transr", "lp-transra"):
+        runs = recs.get((f"{dataset}-graph", m), {})
+        if not runs:
+            continue
+        cells = [_ms([r["metrics"]["test"][k] for r in runs.values()]) for k in ("mrr", "hits@1", "hits@3", "hits@10")]
+        ep = statistics.mean(r["epochs"] for r in runs.values())
+        rows.append(f"| {m[3:]} | {len(runs)} | " + " | ".join(f"{a:.4f} ± {b:.4f}" for a, b in cells) + f" | {ep:.1f} |")
+    return "\n".join(rows)
+
+
+def pairwise(recs: dict, dataset: str, a: str, b: str) -> str:
+    ra, rb = recs.get((dataset, a), {}), recs.get((dataset, b), {})
+    md, sd, p, n = paired(ra, rb)
+    wins = sum(rb[s]["metrics"]["test"]["auc"] > ra[s]["metrics"]["test"]["auc"] for s in set(ra) & set(rb))
+    return f"{b} − {a}: ΔAUC {md:+.4f} ± {sd:.4f} (paired t p = {p:.3g}, {wins}/{n} seeds favour {b})"
+
+
+def unseen_item_negatives(dataset: str = "amazon-musical-instruments", windows=(0.5, 0.8, 0.9)) -> dict:
+    """Per time window of the Amazon CTR proxy: {window: (rows, sampled non-clicks, of which the item had
+    no real review yet at that time)}. The proxy draws non-clicks uniformly from all items of the file
+    (as ``reprorec.data.ctr.load_amazon_ctr`` does, same seed); early on many are items nobody
+    has reviewed yet, and a ranker trained on that window learns them as negatives. Recomputed here
+    from the raw reviews, independently of ``methods.reviewed_item_rows``."""
+    import numpy as np
+    import pandas as pd
+
+    from reprorec.data import amazon
+    from reprorec.data.ctr import sample_negatives, window_split
+
+    t = amazon.load_reviews(dataset).frame.rename(columns={"user_id": "user", "item_id": "item"})
+    reviews = t[["user", "item", "rating", "timestamp"]].assign(label=(t["rating"] >= 4).astype(np.int8), sampled=False)
+    frame = pd.concat([reviews, sample_negatives(reviews, 1, 0)], ignore_index=True)
+    first_review = reviews.groupby("item")["timestamp"].min()
+    out = {}
+    for w, idx in window_split(frame["timestamp"].to_numpy(), windows).items():
+        neg = frame.iloc[idx]
+        neg = neg[neg["sampled"]]
+        out[w] = (len(idx), len(neg), int((first_review.loc[neg["item"]].to_numpy() > neg["timestamp"].to_numpy()).sum()))
+    return out
+
+
+def negatives_table(counts: dict) -> str:
+    rows = ["| window | rows | sampled non-clicks | of which item not yet reviewed |", "|---|---|---|---|"]
+    rows += [f"| {w} | {n} | {s} | {u} ({u / s:.1%}) |" for w, (n, s, u) in counts.items()]
+    return "\n".join(rows)
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--profile", default="full")
+    ap.add_argument("--negatives", action="store_true", help="only the Amazon unseen-item negatives table")
+    args = ap.parse_args(argv)
+    if args.negatives:
+        print(negatives_table(unseen_item_negatives()))
+        return
+    recs = collect(args.profile)
+    for ds in sorted({d for d, _ in recs if not d.endswith("-graph")}):
+        print(f"\n### {ds} · ranking ({args.profile})\n\n{ranking_table(recs, ds)}\n")
+        for name, short in CONTROLS.items():
+            control = control_table(recs, ds, name)
+            if control:
+                print(f"Against the data control {short}, paired over common seeds:\n\n{control}\n")
+        print("- " + pairwise(recs, ds, "kge-attention-transr", "kge-attention-transra"))
+        print("- " + pairwise(recs, ds, "kge-features", "kge-attention-transra"))
+        if recs.get((ds, "kge-attention-transra-pretrain")):
+            print("- " + pairwise(recs, ds, "backbone-pretrain", "kge-attention-transra-pretrain"))
+        print(f"\n### {ds} · link prediction on held-out graph edges ({args.profile})\n\n{lp_table(recs, ds)}\n")
+
+
+if __name__ == "__main__":
+    main()
