@@ -19,6 +19,7 @@ import torch
 
 from . import config as C
 from . import registry
+from .bootstrap import record_entry
 from .records import REPO_ROOT, build_record, record_path, write_record
 from .train import RunContext, is_global_zero, set_threads
 
@@ -66,7 +67,9 @@ def run_experiment(cfg_path: Path | str, *, profile: str = "quick", seed: int = 
     record = build_record(cfg=cfg, config_hash=chash, seed=seed, metrics=result.metrics, data_files=result.data_files,
                           split_fingerprint=result.split_fingerprint, wall_time_s=wall, epochs=result.epochs,
                           tuned_from=tuned_from or raw.get("tuned_from"),
-                          extra={**(extra or {}), **result.extra, "trainer": trainer_settings(ctx)})
+                          extra={**(extra or {}), **result.extra, "trainer": trainer_settings(ctx),
+                                 **record_entry(result.test_rows, result.split_fingerprint,
+                                                result.metrics.get("test"))})
     if not is_global_zero():  # DDP: the other ranks computed the same (gathered) metrics
         return Outcome(name, "done", record, None)
     if write:

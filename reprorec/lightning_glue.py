@@ -11,6 +11,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from .bootstrap import TestRows, enabled as bootstrap_enabled
 from .metrics import binary_metrics, regression_metrics
 
 
@@ -95,6 +96,9 @@ class SupervisedModule(L.LightningModule):
     """Rating regression (MSE loss) or binary classification (BCE on logits) around ``model``.
 
     Logs ``val/<metric>`` and ``test/<metric>``: mse/rmse/mae for regression, auc/logloss for binary.
+    After ``trainer.test`` in a single process, ``test_rows`` holds the per-row test outputs (in the
+    loader's row order) from which reprorec.bootstrap draws the record's replicates; the metrics
+    themselves are computed exactly as without it.
     """
 
     def __init__(self, model: nn.Module, task: str, lr: float = 1e-3, weight_decay: float = 0.0,
@@ -107,6 +111,8 @@ class SupervisedModule(L.LightningModule):
         make = regression_metrics if task == "regression" else binary_metrics
         self.val_metrics = make().clone(prefix="val/")
         self.test_metrics = make().clone(prefix="test/")
+        self.test_rows: TestRows | None = None
+        self._test_out: list = []
 
     def forward(self, batch):
         return self.model(batch)
@@ -127,11 +133,13 @@ class SupervisedModule(L.LightningModule):
     def training_step(self, batch, _):
         return self.training_loss(batch)
 
-    def _eval(self, batch, metrics):
+    def _eval(self, batch, metrics, keep: list | None = None):
         out = self.model(batch)
         pred = out if self.task == "regression" else torch.sigmoid(out)
         y = batch[self.target]
         metrics.update(pred.float(), y.float() if self.task == "regression" else y.long())
+        if keep is not None:
+            keep.append((pred.detach().float().cpu(), y.detach().float().cpu()))
 
     def validation_step(self, batch, _):
         self._eval(batch, self.val_metrics)
@@ -140,12 +148,22 @@ class SupervisedModule(L.LightningModule):
         self.log_dict(self.val_metrics.compute(), prog_bar=True)
         self.val_metrics.reset()
 
+    def on_test_epoch_start(self):
+        self._test_out, self.test_rows = [], None
+
     def test_step(self, batch, _):
-        self._eval(batch, self.test_metrics)
+        keep = self._test_out if bootstrap_enabled() and _rank_world()[1] == 1 else None  # DDP: shards, no rows
+        self._eval(batch, self.test_metrics, keep)
 
     def on_test_epoch_end(self):
         self.log_dict(self.test_metrics.compute())
         self.test_metrics.reset()
+        if self._test_out:
+            pred = torch.cat([p for p, _ in self._test_out]).double().numpy()
+            y = torch.cat([t for _, t in self._test_out]).double().numpy()
+            self.test_rows = TestRows("regression", {"pred": pred, "y": y}) if self.task == "regression" \
+                else TestRows("binary", {"prob": pred, "y": y})
+        self._test_out = []
 
     def configure_optimizers(self):
         opt_cls = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD,

@@ -48,6 +48,7 @@ class RunResult:
     split_fingerprint: str | None
     epochs: int | None = None
     extra: dict = field(default_factory=dict)  # e.g. {'curve': [...]} — stored in the record
+    test_rows: Any = None  # reprorec.bootstrap.TestRows: per-row test outputs -> record['bootstrap'] (not stored)
 
 
 class FaultInjection(Callback):

@@ -45,4 +45,5 @@ def fit_ctr(model: CTRModel, data: CTRData, cfg: dict, ctx: RunContext, extra: d
     metrics, epochs = fit_evaluate(module, loaders, cfg, ctx)
     collisions = {name: table.collisions() for name, table in model.embedding.ids.items() if table.buckets}
     info = {"data": data.info, "cuts": data.cuts, **({"hash_collisions": collisions} if collisions else {})}
-    return RunResult(metrics, data.files, data.split_fingerprint, epochs, extra={**info, **(extra or {})})
+    return RunResult(metrics, data.files, data.split_fingerprint, epochs, extra={**info, **(extra or {})},
+                     test_rows=module.test_rows)

@@ -48,7 +48,7 @@ def run_biased_mf(cfg: dict, ctx: RunContext) -> RunResult:
     module = SupervisedModule(model, "regression", lr=float(C.get(cfg, "train.lr")),
                               optimizer=C.get(cfg, "train.optimizer", "adam"))
     metrics, epochs = fit_evaluate(module, _loaders(data.tensors, cfg, ctx.seed), cfg, ctx)
-    return RunResult(metrics, table.files, fingerprint(split), epochs)
+    return RunResult(metrics, table.files, fingerprint(split), epochs, test_rows=module.test_rows)
 
 
 def lr_search_space(trial) -> dict:
@@ -74,6 +74,6 @@ def run_logreg(cfg: dict, ctx: RunContext) -> RunResult:
     model = LogisticRegression(enc.size, len(criteo.INT_FIELDS), l2=float(C.get(cfg, "model.l2", 0.0)))
     module = SupervisedModule(model, "binary", lr=float(C.get(cfg, "train.lr")))
     metrics, epochs = fit_evaluate(module, _loaders(tensors, cfg, ctx.seed), cfg, ctx)
-    return RunResult(metrics, files, fingerprint(split), epochs)
+    return RunResult(metrics, files, fingerprint(split), epochs, test_rows=module.test_rows)
 
 from . import ctr  # noqa: E402,F401  (registers dcnv2 / dnn on the CTR backbone)

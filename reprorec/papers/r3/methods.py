@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 
 from reprorec import config as C
+from reprorec.bootstrap import TestRows
 from reprorec.lightning_glue import SupervisedModule, make_loader
 from reprorec.metrics import regression_metrics
 from reprorec.rating import BiasedMF
@@ -32,7 +33,7 @@ def _fit(model, rd: D.ReviewData, cfg: dict, ctx: RunContext, extra: dict | None
                               weight_decay=float(C.get(cfg, "train.weight_decay", 0.0)),
                               optimizer=C.get(cfg, "train.optimizer", "adam"))
     metrics, epochs = fit_evaluate(module, loaders, cfg, ctx)
-    return RunResult(metrics, rd.files, rd.fingerprint, epochs, extra=extra or {})
+    return RunResult(metrics, rd.files, rd.fingerprint, epochs, extra=extra or {}, test_rows=module.test_rows)
 
 
 def _neumf_kwargs(cfg: dict, rd: D.ReviewData) -> dict:
@@ -101,13 +102,16 @@ def narre_space(trial) -> dict:
 def run_global_mean(cfg: dict, ctx: RunContext) -> RunResult:
     """Predict the training mean rating for every pair (closed form; nothing to tune)."""
     rd = D.load(cfg, ctx.seed)
-    metrics = {}
+    metrics, rows = {}, None
     for split in ("val", "test") if ctx.evaluate_test else ("val",):
         y = rd.ratings.tensors[split]["y"]
+        pred = torch.full_like(y, rd.ratings.global_mean)
         m = regression_metrics()
-        m.update(torch.full_like(y, rd.ratings.global_mean), y)
+        m.update(pred, y)
         metrics[split] = {k: float(v) for k, v in sorted(m.compute().items())}
-    return RunResult(metrics, rd.files, rd.fingerprint, 0)
+        if split == "test":
+            rows = TestRows("regression", {"pred": pred.double().numpy(), "y": y.double().numpy()})
+    return RunResult(metrics, rd.files, rd.fingerprint, 0, test_rows=rows)
 
 
 @register(PAPER, "bias", search_space=bias_space)

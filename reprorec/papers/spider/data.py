@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from reprorec import config as C
+from reprorec.bootstrap import TestRows
 from reprorec.data import tensors as T
 from reprorec.metrics import binary_metrics
 
@@ -118,23 +119,42 @@ def holdout(stream: Stream, fraction: float) -> tuple[Stream, Stream]:
     return train, dataclasses.replace(train, test_sets=[(stream.idx[cut:], stream.y[cut:])])
 
 
-def evaluate(predict, stream: Stream) -> dict[str, float]:
+def evaluate(predict, stream: Stream, keep: list | None = None) -> dict[str, float]:
     """Mean over test sets of MSE/RMSE (continuous, standardised + original units) or AUC (binary).
 
     `predict(idx) -> f` gives the latent value: the standardised target, or the probit input.
+    ``keep`` (a list) receives each test set's (prediction, target) as scored, for `test_rows`.
     """
     per = []
     for idx, y in stream.test_sets:
         f = torch.cat([predict(idx[i:i + 65536]) for i in range(0, len(idx), 65536)]).double()
         if stream.binary:
             m = binary_metrics()
-            m.update(torch.special.ndtr(f).float(), y.long())
+            prob = torch.special.ndtr(f).float()
+            m.update(prob, y.long())
             out = m.compute()
             per.append({"auc": float(out["auc"])})
+            if keep is not None:
+                keep.append((prob, y))
         else:
             mse = float(((f - y) ** 2).mean())
             per.append({"mse": mse})
+            if keep is not None:
+                keep.append((f, y))
     if stream.binary:
         return {"auc": float(np.mean([p["auc"] for p in per]))}
     mse = float(np.mean([p["mse"] for p in per]))
     return {"mse": mse, "rmse": mse ** 0.5, "rmse_orig": mse ** 0.5 * stream.std, "mse_orig": mse * stream.std ** 2}
+
+
+def test_rows(kept: list, stream: Stream) -> TestRows | None:
+    """The per-row outputs `evaluate(..., keep=kept)` collected, as reprorec.bootstrap rows: resampled
+    within each test set, the metric being the mean over sets as above."""
+    if not kept:
+        return None
+    pred = np.concatenate([p.double().numpy() for p, _ in kept])
+    y = np.concatenate([t.double().numpy() for _, t in kept])
+    groups = np.repeat(np.arange(len(kept)), [len(t) for _, t in kept])
+    if stream.binary:
+        return TestRows("binary", {"prob": pred, "y": y}, groups=groups)
+    return TestRows("regression", {"pred": pred, "y": y}, groups=groups, scale=float(stream.std))

@@ -18,10 +18,11 @@ import torch
 from torch import nn
 
 from reprorec import config as C
+from reprorec.bootstrap import enabled as bootstrap_enabled
 from reprorec.registry import register
 from reprorec.train import RunContext, RunResult
 
-from .data import Stream, build_stream, evaluate, holdout, subsample
+from .data import Stream, build_stream, evaluate, holdout, subsample, test_rows
 from .models import Spider, StreamingCP
 
 PAPER = "spider"
@@ -39,13 +40,13 @@ def _n_batches(stream: Stream, cfg: dict) -> int:
     return min(n, int(max_b)) if max_b else n
 
 
-def _result(stream, metrics, curve, cfg, extra, t_update, n_entries, ctx) -> RunResult:
+def _result(stream, metrics, curve, cfg, extra, t_update, n_entries, ctx, rows=None) -> RunResult:
     primary = C.get(cfg, "metric.name")
     extra = {"curve": curve, "curve_metric": primary, "entries_streamed": n_entries,
              "update_entries_per_s": n_entries / t_update if t_update else None,
              "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
              "curve_test_entries": C.get(cfg, "data.curve_max_test") or "all", **extra}
-    return RunResult(metrics, stream.files, stream.fingerprint, None, extra)
+    return RunResult(metrics, stream.files, stream.fingerprint, None, extra, test_rows=rows)
 
 
 def _streams(cfg: dict, ctx: RunContext) -> tuple[Stream, Stream | None]:
@@ -56,14 +57,16 @@ def _streams(cfg: dict, ctx: RunContext) -> tuple[Stream, Stream | None]:
     return holdout(stream, frac) if frac else (stream, None)
 
 
-def _final_metrics(predict, stream: Stream, val: Stream | None, ctx: RunContext) -> dict:
+def _final_metrics(predict, stream: Stream, val: Stream | None, ctx: RunContext):
+    """-> (metrics, per-row test outputs for the record's bootstrap replicates, or None)."""
     if val is not None:
         metrics = {"val": evaluate(predict, val)}
     else:
         metrics = {} if ctx.evaluate_test else {"val": {}}
+    kept: list = []
     if ctx.evaluate_test:
-        metrics["test"] = evaluate(predict, stream)
-    return metrics
+        metrics["test"] = evaluate(predict, stream, kept if bootstrap_enabled() else None)
+    return metrics, test_rows(kept, stream)
 
 
 def _curve_stream(stream: Stream, cfg: dict) -> Stream:
@@ -89,7 +92,8 @@ def _stream_loop(cfg, ctx, stream, process, predict, val=None):
         t_update += time.perf_counter() - t0
         if ctx.evaluate_test and (b + 1) in marks:
             curve.append([round((b + 1) / n_b, 4), evaluate(predict, on)[primary]])
-    return _final_metrics(predict, stream, val, ctx), curve, t_update, min(n_b * bs, len(stream.y))
+    metrics, rows = _final_metrics(predict, stream, val, ctx)
+    return metrics, curve, t_update, min(n_b * bs, len(stream.y)), rows
 
 
 def _adf(cfg: dict, ctx: RunContext, kind: str) -> RunResult:
@@ -104,15 +108,16 @@ def _adf(cfg: dict, ctx: RunContext, kind: str) -> RunResult:
                        spike_slab=(kind == "spider"), rho0=float(C.get(cfg, "model.rho0", 0.5)),
                        tau0=float(C.get(cfg, "model.tau0", 1.0)), **common)
     sequential = bool(C.get(cfg, "train.sequential", False))
-    metrics, curve, t_update, n = _stream_loop(cfg, ctx, stream, lambda i, y: model.process_batch(i, y, sequential),
-                                               model.predict, val)
+    metrics, curve, t_update, n, rows = _stream_loop(cfg, ctx, stream,
+                                                     lambda i, y: model.process_batch(i, y, sequential),
+                                                     model.predict, val)
     extra = {"mode": "sequential" if sequential else "vectorized", "skipped_updates": model.skipped,
              "state_mb": model.memory_bytes() / 2 ** 20}
     if not stream.binary:
         extra["noise_precision"] = float(model.a / model.b)
     if kind == "spider":
         extra["ep_updates"] = model.ep_updated
-    return _result(stream, metrics, curve, cfg, extra, t_update, n, ctx)
+    return _result(stream, metrics, curve, cfg, extra, t_update, n, ctx, rows)
 
 
 # -- Optuna search spaces (`reprorec tune spider <method> --dataset D --set data.val_fraction=0.05`) ----------
@@ -229,8 +234,8 @@ def run_nn_adam(cfg: dict, ctx: RunContext) -> RunResult:
             opt.step()
 
     predict = torch.no_grad()(model)
-    metrics, curve, t_update, n = _stream_loop(cfg, ctx, stream, process, predict, val)
-    return _result(stream, metrics, curve, cfg, {"mode": "adam-one-pass"}, t_update, n, ctx)
+    metrics, curve, t_update, n, rows = _stream_loop(cfg, ctx, stream, process, predict, val)
+    return _result(stream, metrics, curve, cfg, {"mode": "adam-one-pass"}, t_update, n, ctx, rows)
 
 
 @register(PAPER, "cp-offline", search_space=cp_offline_space)
@@ -255,8 +260,8 @@ def run_cp_offline(cfg: dict, ctx: RunContext) -> RunResult:
         if ctx.evaluate_test:
             curve.append([ep + 1, evaluate(torch.no_grad()(model), on)[C.get(cfg, "metric.name")]])
     t_update = time.perf_counter() - t0
-    metrics = _final_metrics(torch.no_grad()(model), stream, val, ctx)
+    metrics, rows = _final_metrics(torch.no_grad()(model), stream, val, ctx)
     res = _result(stream, metrics, curve, cfg, {"mode": "offline", "curve_x": "epoch"}, t_update,
-                  epochs * len(stream.y), ctx)
+                  epochs * len(stream.y), ctx, rows)
     res.epochs = epochs
     return res

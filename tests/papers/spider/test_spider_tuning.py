@@ -71,7 +71,7 @@ def test_curve_subset_is_fixed_and_the_final_metric_uses_every_test_entry():
     assert [len(y) for _, y in a.test_sets] == [50, 50]
     assert all(torch.equal(x[0], y[0]) for x, y in zip(a.test_sets, b.test_sets))
     predict = lambda idx: idx[:, 0].double() / 5  # noqa: E731
-    metrics, curve, _, n = _stream_loop(cfg, RunContext(), s, lambda i, y: None, predict)
+    metrics, curve, _, n, _ = _stream_loop(cfg, RunContext(), s, lambda i, y: None, predict)
     full = torch.cat([(predict(i) - y) ** 2 for i, y in tests]).mean().sqrt()
     sub = torch.cat([(predict(i) - y) ** 2 for i, y in a.test_sets]).mean().sqrt()
     assert metrics["test"]["rmse"] == pytest.approx(float(full)) and curve[-1][1] == pytest.approx(float(sub))
