@@ -6,7 +6,8 @@ import math
 
 import torch
 
-from .adf import ADFModel
+from . import native
+from .adf import LOG2PI, ADFModel
 
 
 def spike_slab_ep(m, v, site_prec, site_h, rho0: float, tau0: float, max_var: float = 1e6):
@@ -173,6 +174,18 @@ class Spider(ADFModel):
                 ps += dprec.sum(0)
                 hs += dh.sum(0)
         return sp, sh
+
+    def process_batch(self, idx, y, sequential: bool, native_ok: bool = True) -> None:
+        """As ADFModel.process_batch; the sequential mode runs the compiled per-entry loop when it is
+        available (bit-identical to the Python loop, which `native_ok=False` forces)."""
+        ext = native.module() if sequential and native_ok else None
+        if ext is None:
+            return super().process_batch(idx, y, sequential)
+        self.mw, self.vw, self.a, self.b, skipped = ext.sequential_updates(
+            idx, y.to(self.dtype), self.mu, self.vu, self.mw, self.vw, self.a, self.b,
+            [o for o, _ in self.layers], [i for _, i in self.layers], self.binary, LOG2PI)
+        self.skipped += skipped
+        self.after_batch()
 
     def after_batch(self):
         if self.spike_slab:
