@@ -159,8 +159,16 @@ def _strip(d: dict, prefix: str) -> dict[str, float]:
     return {k[len(prefix):]: float(v) for k, v in sorted(d.items()) if k.startswith(prefix)}
 
 
+DEFAULT_THREADS = 1
+
+
 def set_threads() -> None:
-    """Respect REPRO_THREADS (parallel sweeps on a small machine); otherwise torch's default."""
-    n = os.environ.get("REPRO_THREADS")
-    if n:
+    """Torch intra-op threads: $REPRO_THREADS, default 1 (0 or ``auto``: torch's own default).
+
+    One thread is the default because these models are small: on a shared 2-core machine extra
+    threads mostly spin and wait (a biased-MF full run: 150 s with torch's default vs 10 s with one
+    thread under load), and a fixed count keeps float sums in one order, so records made on different
+    machines can match exactly. The count in effect is recorded (hardware.torch_threads)."""
+    n = os.environ.get("REPRO_THREADS", str(DEFAULT_THREADS)).strip().lower()
+    if n not in ("0", "auto", ""):
         torch.set_num_threads(int(n))

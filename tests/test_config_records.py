@@ -30,8 +30,9 @@ def test_record_is_atomic_and_never_overwritten(tmp_path):
     write_record({"x": 1}, path)
     with pytest.raises(RecordExists):
         write_record({"x": 2}, path)
-    assert json.loads(path.read_text()) == {"x": 1}
+    assert {k: v for k, v in json.loads(path.read_text()).items() if k != "digest"} == {"x": 1}
     assert [p.name for p in path.parent.iterdir()] == ["0-abc.json"]  # no temp files left behind
+    assert path.stat().st_mode & 0o777 == 0o644  # shared files: readable by everyone
 
 
 def test_source_fingerprint_changes_with_the_code_it_covers(tmp_path, monkeypatch):
