@@ -71,8 +71,8 @@ def test_reproduce_sh_runs_one_experiment_end_to_end(tmp_path):
     env = {**os.environ, "REPRO_NO_VENV": "1", "PYTHON": sys.executable,
            "REPRO_RESULTS_DIR": str(tmp_path / "results"), "REPRO_RUNS_DIR": str(tmp_path / "runs"),
            "REPRO_LEADERBOARDS_DIR": str(tmp_path / "leaderboards")}
-    proc = subprocess.run(["./reproduce.sh", "baselines", "--only", "criteo-900-logreg", "--seeds", "2"], cwd=REPO,
-                          env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(["./reproduce.sh", "baselines", "--only", "criteo-900-logreg", "--seeds", "2", "--reuse"],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "2 run, 0 already done, 0 failed" in proc.stdout
     recs = list(iter_records(tmp_path / "results"))
@@ -93,13 +93,20 @@ def test_reproduce_keeps_going_and_names_failures(tmp_path, monkeypatch):
     assert "no-such-method" in outs[1].error
 
 
-def _fake_record(root: Path, seed: int, rmse: float, method="biased-mf"):
+def _fake_record(root: Path, seed: int, rmse: float, method="biased-mf", overrides=()) -> Path:
+    """A record of the committed quick config of biased-mf (plus ``overrides``), or of a method without one."""
+    from reprorec import config as C
+    from reprorec.records import write_record
+
+    if method == "biased-mf":
+        cfg = C.resolve(C.load(find_config("baselines", "ml-100k", method)), "quick", list(overrides))
+        cfg = {k: v for k, v in cfg.items() if not k.startswith("_") and k not in ("profiles", "reference")}
+    else:
+        cfg = {"metric": {"name": "rmse", "mode": "min"}, "method": method}
     rec = {"schema": 1, "paper": "baselines", "dataset": "ml-100k", "method": method, "profile": "quick", "seed": seed,
            "tuned_from": None, "metrics": {"test": {"rmse": rmse, "mae": rmse - 0.2}, "val": {"rmse": rmse - 0.01}},
-           "config": {"metric": {"name": "rmse", "mode": "min"}}, "config_hash": "h", "wall_time_s": 1.0}
-    path = root / "baselines" / "ml-100k" / method / "quick" / f"{seed}-h.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(rec))
+           "config": cfg, "config_hash": C.config_hash(cfg), "wall_time_s": 1.0}
+    return write_record(rec, root / "baselines" / "ml-100k" / method / "quick" / f"{seed}-{C.config_hash(cfg)}.json")
 
 
 def test_leaderboard_stats_reference_and_byte_identical_rebuild(tmp_path):
@@ -118,7 +125,7 @@ def test_leaderboard_stats_reference_and_byte_identical_rebuild(tmp_path):
     assert "| 2 | biased-mf | 3 | 0.9200 ± 0.0200 |" in md  # mean ± sample std
     assert "0.9340 — scikit-surprise SVD" in md  # the reference, from the config file, in its own column
     csv_text = first["baselines.csv"].decode()
-    assert "baselines,ml-100k,quick,biased-mf,test,rmse,0.92,0.02,3,0 1 2" in csv_text
+    assert "baselines,ml-100k,quick,biased-mf,test,rmse,0.92,0.02,3,0 1 2," in csv_text
 
 
 def test_verify_reruns_a_record_and_matches(tmp_path):
