@@ -1,11 +1,12 @@
 """reprorec — command line.
 
   reprorec run PAPER METHOD --dataset D [--seed S] [--profile quick|full] [--set k=v ...] [--resume]
-  reprorec reproduce [all | PAPER ...] [--profile quick|full] [--seeds N]
+  reprorec reproduce [all | PAPER ...] [--profile quick|full] [--seeds N] [--reuse]   regenerate, then compare
   reprorec tune PAPER METHOD --dataset D --trials N [--storage URL] [--final-seeds N]   Optuna sweep
   reprorec leaderboard
   reprorec data list | verify [NAME ...] | info NAME
   reprorec verify RECORD.json        re-run a record's config and seed; compare the metrics
+  reprorec audit                     provenance of every record in results/ (commit in history? dirty?)
   reprorec list                      papers, methods and experiments
 """
 from __future__ import annotations
@@ -18,9 +19,6 @@ import warnings
 from pathlib import Path
 
 from .run_options import add_trainer_args, context_from_args
-
-DEFAULT_SEEDS = {"quick": 3, "full": 5}
-
 
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="reprorec", description="Reproducible recommendation benchmarks.",
@@ -42,13 +40,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--no-record", action="store_true", help="do not write a result record")
     add_trainer_args(p)
 
-    p = sub.add_parser("reproduce", help="every experiment of the chosen papers, then the leaderboards")
-    p.add_argument("papers", nargs="*", default=["all"])
-    p.add_argument("--profile", default="quick", choices=["quick", "full"])
-    p.add_argument("--seeds", type=int, default=None, help="seeds 0..N-1 (default: 3 quick, 5 full)")
-    p.add_argument("--rerun", action="store_true", help="re-run experiments whose records exist")
-    p.add_argument("--only", help="only experiments whose config file name contains this text")
-    add_trainer_args(p)
+    from .reproduction import add_parsers as add_reproduce_verify  # reproduce, verify
+
+    add_reproduce_verify(sub)
 
     sub.add_parser("leaderboard", help="rebuild leaderboards/ from results/")
     sub.add_parser("list", help="papers, methods and experiments")
@@ -57,11 +51,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["list", "verify", "info"])
     p.add_argument("names", nargs="*")
 
-    p = sub.add_parser("verify", help="re-run result records and compare their metrics")
-    p.add_argument("records", nargs="+", help="record files, or folders (one record per dataset and method in it)")
-    p.add_argument("--all", action="store_true", help="with a folder: every record in it, not one per method")
-    p.add_argument("--tolerance", type=float, default=0.0)
-    add_trainer_args(p)
+    from .audit import add_parser as add_audit
+
+    add_audit(sub)
 
     try:
         from .tune.harness import add_parser as add_tune  # the Optuna harness (optional until built)
@@ -90,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     from .data import DatasetError, set_data_dir
 
     if args.data_dir:
+        if not Path(args.data_dir).is_dir():
+            print(f"error: --data-dir {args.data_dir}: no such directory", file=sys.stderr)
+            return 2
         set_data_dir(args.data_dir)
     quiet_lightning()
     try:
@@ -98,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     except DatasetError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except (KeyError, FileNotFoundError, ValueError) as exc:
+    except (KeyError, FileNotFoundError, ValueError, PermissionError) as exc:
         if os.environ.get("REPRO_DEBUG"):
             raise
         print(f"error: {exc}", file=sys.stderr)
@@ -120,30 +115,6 @@ def cmd_run(args):
     if out.status == "skipped":
         print(f"already done: {out.path} (use --rerun to run again)")
     print(json.dumps({"metrics": out.record["metrics"], "record": str(out.path) if out.path else None}, indent=2))
-
-
-def cmd_reproduce(args):
-    from . import registry
-    from .experiment import reproduce
-    from .leaderboard import build
-
-    all_papers = registry.papers()
-    chosen = all_papers if args.papers in (["all"], []) else args.papers
-    unknown = [p for p in chosen if p not in all_papers]
-    if unknown:
-        raise KeyError(f"unknown paper(s) {unknown}; known: {', '.join(all_papers)}")
-    seeds = list(range(args.seeds if args.seeds is not None else DEFAULT_SEEDS[args.profile]))
-    outcomes = reproduce(chosen, args.profile, seeds, ctx=context_from_args(args), rerun=args.rerun, only=args.only)
-    build()
-    failed = [o for o in outcomes if o.status == "failed"]
-    done = sum(o.status == "done" for o in outcomes)
-    skipped = sum(o.status == "skipped" for o in outcomes)
-    print(f"\n{done} run, {skipped} already done, {len(failed)} failed; leaderboards rebuilt in leaderboards/")
-    if failed:
-        print("failed experiments (tracebacks in runs/failures.log):")
-        for o in failed:
-            print(f"  {o.name}: {o.error}")
-        return 1
 
 
 def cmd_leaderboard(args):
@@ -194,77 +165,6 @@ def cmd_data(args):
             bad += 1
             print(f"FAILED   {exc}")
     return 1 if bad else 0
-
-
-def _records_to_verify(paths: list[str], every: bool) -> list[Path]:
-    """Record files as given; a folder stands for one record per (paper, dataset, method) under it (the
-    lowest seed, quick profile where there is one, since it is the cheapest), or all of them with --all."""
-    from .records import iter_records
-
-    out: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_file():
-            out.append(p)
-            continue
-        groups: dict[tuple, list[tuple]] = {}
-        for rec in iter_records(p):
-            path = Path(rec["_path"])
-            if "metrics" not in rec or "seed" not in rec:
-                continue
-            key = (rec["paper"], rec["dataset"], rec["method"])
-            groups.setdefault(key, []).append((rec["profile"] != "quick", rec["seed"], str(path), path))
-        for key in sorted(groups):
-            picks = sorted(groups[key])
-            out.extend(x[-1] for x in (picks if every else picks[:1]))
-    return out
-
-
-def _verify_one(path: Path, args) -> tuple[bool, float, bool]:
-    from . import registry
-    from .experiment import run_experiment
-    from .records import REPO_ROOT
-
-    rec = json.loads(path.read_text())
-    cfg_path = (REPO_ROOT / rec["config_file"]) if rec.get("config_file") else None
-    if cfg_path is not None and not cfg_path.exists() and rec["config_file"].startswith("papers/"):
-        cfg_path = REPO_ROOT / "reprorec" / rec["config_file"]  # records made before papers/ moved into the package
-    if cfg_path is None or not cfg_path.exists():
-        cfg_path = registry.find_config(rec["paper"], rec["dataset"], rec["method"])
-    overrides = {k: v for k, v in rec["config"].items() if k not in ("profile",)}
-    out = run_experiment(cfg_path, profile=rec["profile"], seed=rec["seed"], overrides=overrides, ctx=context_from_args(args),
-                         write=False)
-    worst = 0.0
-    for split, ms in rec["metrics"].items():
-        for k, v in ms.items():
-            new = out.record["metrics"].get(split, {}).get(k)
-            diff = abs(new - v) if isinstance(new, (int, float)) and isinstance(v, (int, float)) else float("inf")
-            worst = max(worst, diff)
-            print(f"{split}/{k}: recorded {v!r} now {new!r} diff {diff:.3g}")
-    same_hash = out.record["config_hash"] == rec["config_hash"]
-    print(f"config hash {'matches' if same_hash else 'DIFFERS'}; max |diff| = {worst:.3g}")
-    return same_hash and worst <= args.tolerance, worst, same_hash
-
-
-def cmd_verify(args):
-    """Re-run records in this one process, one after another: a number that depends on what ran before
-    it in the process (a cache, a leaked random state) fails here as it would for a user."""
-    paths = _records_to_verify(args.records, args.all)
-    if not paths:
-        print("error: no result records found", file=sys.stderr)
-        return 2
-    failed = []
-    summary = len(paths) > 1 or any(Path(p).is_dir() for p in args.records)
-    for i, path in enumerate(paths, 1):
-        if summary:
-            print(f"[{i}/{len(paths)}] {path}", flush=True)
-        ok, worst, same_hash = _verify_one(path, args)
-        if not ok:
-            failed.append(f"{path} (max |diff| {worst:.3g}{'' if same_hash else ', config hash differs'})")
-    if summary:
-        print(f"{len(paths) - len(failed)}/{len(paths)} records reproduced within {args.tolerance:g}")
-        for f in failed:
-            print(f"  NOT reproduced: {f}")
-    return 1 if failed else 0
 
 
 if __name__ == "__main__":

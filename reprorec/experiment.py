@@ -1,12 +1,21 @@
 """The one path every number travels: config -> method.run -> result record.
 
 `run_experiment` resolves a config for a profile and seed, skips the run if its record exists,
-seeds everything, calls the registered method, and writes the record atomically.
+checks the results folder is writable, takes the experiment's lock, seeds everything, calls the
+registered method, and writes the record atomically.
 `reproduce` does that for every experiment of the chosen papers, keeps going past failures and
 returns the failures so the CLI can exit non-zero naming them.
+
+Lock and resume: next to each run folder (runs/.../<kind>-<seed>-<hash>/) sits ``<name>.lock``, an
+fcntl lock held for the whole run, whose JSON content says whether the last run there finished and
+which code (a fingerprint of reprorec/'s source) wrote its checkpoints. A second process of the same
+experiment waits on the lock, then finds the record written and skips; a resume is taken only from a
+run that did not finish and was made by the same code, so a checkpoint never mixes two versions.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import time
@@ -20,7 +29,8 @@ import torch
 from . import config as C
 from . import registry
 from .bootstrap import record_entry
-from .records import REPO_ROOT, build_record, record_path, write_record
+from .records import (REPO_ROOT, RecordExists, build_record, check_writable, output_results_dir, record_path,
+                      source_fingerprint, write_record)
 from .train import RunContext, is_global_zero, set_threads
 
 
@@ -39,11 +49,14 @@ def runs_root() -> Path:
 
 def run_experiment(cfg_path: Path | str, *, profile: str = "quick", seed: int = 0, overrides=None,
                    ctx: RunContext | None = None, kind: str = "run", write: bool = True, rerun: bool = False,
-                   tuned_from: dict | None = None, extra: dict | None = None, run_dir: Path | None = None) -> Outcome:
+                   tuned_from: dict | None = None, extra: dict | None = None, run_dir: Path | None = None,
+                   results_root: Path | None = None, say=print) -> Outcome:
     """``run_dir`` (checkpoints, logs) defaults to one folder per config and seed; tuning trials pass
     their own so that two workers trying the same config at once never share a checkpoint folder.
     A configs/tuned/ file carries its study in ``tuned_from``; its records inherit it, so the leaderboard
-    labels them tuned however they were started (reprorec tune, run --tuned, reproduce --profile full)."""
+    labels them tuned however they were started (reprorec tune, run --tuned, reproduce --profile full).
+    ``results_root``: where the record goes (default: `records.output_results_dir`).
+    ``ctx.resume``: continue from the last checkpoint when the last run there was killed by the same code."""
     raw = C.load(cfg_path)
     ctx = ctx or RunContext()
     cfg = C.resolve(raw, profile, overrides)
@@ -51,32 +64,112 @@ def run_experiment(cfg_path: Path | str, *, profile: str = "quick", seed: int = 
         cfg["execution"] = execution_settings(ctx)
     chash = C.config_hash(cfg)
     name = f"{cfg['paper']}/{cfg['dataset']}/{cfg['method']} [{profile}, seed {seed}]"
-    path = record_path(cfg["paper"], cfg["dataset"], cfg["method"], profile, seed, chash, kind)
+    root = results_root or (output_results_dir(_say_once(say)) if write else None)
+    path = record_path(cfg["paper"], cfg["dataset"], cfg["method"], profile, seed, chash, kind, root=root)
     if write and path.exists() and not rerun:
         return Outcome(name, "skipped", json.loads(path.read_text()), path)
     method = registry.method(cfg["paper"], cfg["method"])
     run_dir = run_dir or runs_root() / cfg["paper"] / cfg["dataset"] / cfg["method"] / profile / \
         f"{kind}-{seed}-{chash}"
-    ctx = replace(ctx, seed=seed, run_dir=run_dir)
-    set_threads()
-    L.seed_everything(seed, workers=True, verbose=False)
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    t0 = time.perf_counter()
-    result = method.run(cfg, ctx)
-    wall = time.perf_counter() - t0
-    record = build_record(cfg=cfg, config_hash=chash, seed=seed, metrics=result.metrics, data_files=result.data_files,
-                          split_fingerprint=result.split_fingerprint, wall_time_s=wall, epochs=result.epochs,
-                          tuned_from=tuned_from or raw.get("tuned_from"),
-                          extra={**(extra or {}), **result.extra, "trainer": trainer_settings(ctx),
-                                 **record_entry(result.test_rows, result.split_fingerprint,
-                                                result.metrics.get("test"))})
-    if not is_global_zero():  # DDP: the other ranks computed the same (gathered) metrics
-        return Outcome(name, "done", record, None)
-    if write:
-        if rerun and path.exists():
-            path.unlink()
-        write_record(record, path)
+    if write and is_global_zero():
+        check_writable(path.parent)  # before training: a result that cannot be saved is lost
+    with experiment_lock(run_dir, name, say) as lock:
+        if write and path.exists() and not rerun:  # another process finished it while we waited
+            say(f"{name}: already done by another process: {path}")
+            return Outcome(name, "skipped", json.loads(path.read_text()), path)
+        ctx = replace(ctx, seed=seed, run_dir=run_dir, resume=lock.may_resume(ctx.resume, say))
+        lock.mark("running")
+        set_threads()
+        L.seed_everything(seed, workers=True, verbose=False)
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        t0 = time.perf_counter()
+        result = method.run(cfg, ctx)
+        wall = time.perf_counter() - t0
+        record = build_record(cfg=cfg, config_hash=chash, seed=seed, metrics=result.metrics,
+                              data_files=result.data_files, split_fingerprint=result.split_fingerprint,
+                              wall_time_s=wall, epochs=result.epochs, tuned_from=tuned_from or raw.get("tuned_from"),
+                              extra={**(extra or {}), **result.extra, "trainer": trainer_settings(ctx),
+                                     **record_entry(result.test_rows, result.split_fingerprint,
+                                                    result.metrics.get("test"))})
+        if not is_global_zero():  # DDP: the other ranks computed the same (gathered) metrics
+            return Outcome(name, "done", record, None)
+        if write:
+            if rerun and path.exists():
+                path.unlink()
+            try:
+                write_record(record, path)
+            except RecordExists:  # a process outside this lock (another runs/ folder) wrote it first
+                say(f"{name}: a record was written meanwhile by another process; kept it: {path}")
+                lock.mark("done")
+                return Outcome(name, "skipped", json.loads(path.read_text()), path)
+        lock.mark("done")
     return Outcome(name, "done", record, path if write else None)
+
+
+def _say_once(say):
+    def once(msg: str) -> None:
+        if msg not in _SAID:
+            _SAID.add(msg)
+            say(msg)
+    return once
+
+
+_SAID: set[str] = set()
+
+
+class _RunLock:
+    """The state beside a run folder (see the module docstring); only rank 0 of a DDP run holds it."""
+
+    def __init__(self, run_dir: Path, fd: int | None):
+        self.run_dir, self.fd = run_dir, fd
+        self.code = source_fingerprint("reprorec")
+        self.state: dict = {}
+        if fd is not None:
+            os.lseek(fd, 0, os.SEEK_SET)
+            try:
+                self.state = json.loads(os.read(fd, 1 << 16) or b"{}")
+            except ValueError:
+                self.state = {}
+
+    def may_resume(self, asked: bool, say) -> bool:
+        last = self.run_dir / "checkpoints" / "last.ckpt"
+        if not asked or self.fd is None or not last.exists():
+            return asked
+        if self.state.get("status") == "done":
+            return False  # that run finished: a new one starts from scratch
+        if self.state.get("code") != self.code:
+            why = "the code changed since it was written" if self.state else "no note of the code that wrote it"
+            say(f"not resuming {last}: {why}; starting from epoch 0")
+            return False
+        say(f"resuming from {last}")
+        return True
+
+    def mark(self, status: str) -> None:
+        if self.fd is None:
+            return
+        blob = json.dumps({"status": status, "code": self.code, "pid": os.getpid()}).encode()
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, blob, 0)
+
+
+@contextlib.contextmanager
+def experiment_lock(run_dir: Path, name: str = "", say=print):
+    """Hold ``<run_dir>.lock`` (fcntl) for the block; a second process waits, saying so in one line."""
+    if not is_global_zero():  # DDP workers run inside rank 0's lock
+        yield _RunLock(run_dir, None)
+        return
+    lock_path = run_dir.with_name(run_dir.name + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            say(f"{name or run_dir}: another process is running this experiment ({lock_path}); waiting for it")
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield _RunLock(run_dir, fd)
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def trainer_settings(ctx: RunContext) -> dict:
@@ -114,8 +207,10 @@ def experiments(paper: str, use_tuned: bool = False) -> list[Path]:
 
 
 def reproduce(papers: list[str], profile: str, seeds: list[int], ctx: RunContext | None = None,
-              rerun: bool = False, only: str | None = None, log=print) -> list[Outcome]:
-    """Run every experiment (x seeds) of ``papers``; ``only`` keeps configs whose file name contains it."""
+              rerun: bool = False, only: str | None = None, log=print,
+              results_root: Path | None = None) -> list[Outcome]:
+    """Run every experiment (x seeds) of ``papers``; ``only`` keeps configs whose file name contains it;
+    records go to ``results_root`` (default: `records.output_results_dir`)."""
     jobs = [(cfg, s) for p in papers for cfg in experiments(p, use_tuned=(profile == "full"))
             if not only or only in Path(cfg).name for s in seeds]
     outcomes = []
@@ -123,8 +218,8 @@ def reproduce(papers: list[str], profile: str, seeds: list[int], ctx: RunContext
         label = f"[{i}/{len(jobs)}] {os.path.relpath(cfg_path, REPO_ROOT)} seed={seed}"
         t0 = time.perf_counter()
         try:
-            out = run_experiment(cfg_path, profile=profile, seed=seed, ctx=ctx, rerun=rerun,
-                                 kind="tuned" if "/tuned/" in str(cfg_path) else "run")
+            out = run_experiment(cfg_path, profile=profile, seed=seed, ctx=ctx, rerun=rerun, say=log,
+                                 kind="tuned" if "/tuned/" in str(cfg_path) else "run", results_root=results_root)
             metric = _headline(out.record)
             log(f"{label}: {out.status} {metric} ({time.perf_counter() - t0:.1f}s)")
         except Exception as exc:  # keep going; the summary names every failure
