@@ -82,7 +82,8 @@ def test_study_finishes_exports_best_config_and_reproduces_it(cfg_file):
     assert out.best_value == min(float(r["value"]) for r in rows)
     # The tuned YAML resolves under the tuning profile to exactly the best trial's config ...
     tuned = C.load(out.tuned_config)
-    assert out.tuned_config == cfg_file.parent / "tuned" / "ml-100k-biased-mf.yaml"
+    assert out.tuned_config == cfg_file.parent / "tuned" / "studies" / "six.yaml"  # stored under the study's name
+    assert not (cfg_file.parent / "tuned" / "ml-100k-biased-mf.yaml").exists()  # promoted only by --promote
     best_rec = recs[out.best_trial]
     assert C.config_hash(C.resolve(tuned, "quick")) == best_rec["config_hash"]
     params = out.study.best_trial.params
@@ -100,6 +101,31 @@ def test_study_finishes_exports_best_config_and_reproduces_it(cfg_file):
     # --trials counts completed trials of the study: a rerun resumes, it does not add 6 more.
     again = tune(_spec(cfg_file, study="six"))
     assert again.completed == 6 and len(again.study.trials) == 6
+
+
+def test_tune_without_promote_leaves_the_committed_tuned_config_untouched(cfg_file, capsys):
+    from reprorec.cli import main
+    from reprorec.experiment import run_experiment
+
+    committed = cfg_file.parent / "tuned" / "ml-100k-biased-mf.yaml"
+    committed.parent.mkdir()
+    committed.write_text((BASE_CFG.parent / "tuned" / committed.name).read_text())
+    before = committed.read_bytes()
+    out = tune(_spec(cfg_file, study="two", trials=2))
+    assert committed.read_bytes() == before and out.tuned_config == committed.parent / "studies" / "two.yaml"
+    # A new study (here: another storage) may not take the name of one whose artefacts exist.
+    with pytest.raises(ValueError, match="study 'two' already has exported artefacts"):
+        tune(_spec(cfg_file, study="two", trials=2, storage=_sqlite("elsewhere")))
+    assert committed.read_bytes() == before
+    # --promote makes the study's config the one --profile full uses; its runs name the study.
+    assert main(["tune", "--promote", "two", "--config", str(cfg_file)]) == 0
+    assert "promoted study two" in capsys.readouterr().out
+    promoted = C.load(committed)
+    assert promoted["tuned_from"]["study"] == "two"
+    assert C.config_hash(C.resolve(promoted, "full")) == C.config_hash(C.resolve(C.load(out.tuned_config), "full"))
+    rec = run_experiment(committed, profile="quick", seed=0, overrides=TINY, kind="tuned").record
+    assert rec["tuned_from"]["study"] == "two"
+    assert main(["tune", "--promote", "nope", "--config", str(cfg_file)]) == 2
 
 
 @pytest.mark.slow

@@ -11,9 +11,10 @@ Why it is built this way:
   into a failed one and `RetryFailedTrialCallback` queues its parameters again: a kill loses at most
   the running trial, and rerunning the command resumes the study.
 - ``--trials N`` counts COMPLETED trials of the whole study, so every worker stops at the same N.
-- Finally the best config is exported (YAML in configs/tuned/, trials CSV + plots in
-  results/tuning/) and optionally re-run on ``--final-seeds`` seeds with the test split, as records
-  marked ``tuned_from`` that the leaderboard labels.
+- Finally the best config is exported under the study's name (YAML in configs/tuned/studies/, trials
+  CSV + plots in results/tuning/) and optionally re-run on ``--final-seeds`` seeds with the test split,
+  as records marked ``tuned_from`` that the leaderboard labels. A new study never takes the name of one
+  whose artefacts exist, and only ``--promote STUDY`` changes the config ``--profile full`` uses.
 """
 from __future__ import annotations
 
@@ -111,11 +112,21 @@ def _quiet() -> None:
     warnings.filterwarnings("ignore", message=".*litlogger.*")
 
 
-def open_study(spec: TuneSpec, cfg: dict, distributions: dict) -> tuple[optuna.Study, str]:
+def open_study(spec: TuneSpec, cfg: dict, distributions: dict, cfg_path: Path | None = None
+               ) -> tuple[optuna.Study, str]:
+    from .report import _rel, study_artefacts
+
     url = storage_url(spec)
     mode = C.get(cfg, "metric.mode", "min")
     direction = "minimize" if mode == "min" else "maximize"
-    study = optuna.create_study(study_name=spec.study_name, storage=make_storage(url, spec.heartbeat),
+    storage = make_storage(url, spec.heartbeat)
+    if cfg_path is not None and spec.study_name not in optuna.get_all_study_names(storage):
+        existing = study_artefacts(cfg_path, spec)
+        if existing:  # e.g. a fresh clone: the committed study's storage is not here, its exports are
+            raise ValueError(f"study {spec.study_name!r} already has exported artefacts "
+                             f"({', '.join(_rel(p) for p in existing)}) but is not in {masked(url)}; "
+                             f"choose another --study name (or pass that study's --storage to resume it)")
+    study = optuna.create_study(study_name=spec.study_name, storage=storage,
                                 sampler=make_sampler(spec.sampler, spec.seed, distributions, spec.grid_points),
                                 pruner=make_pruner(spec.pruner), direction=direction, load_if_exists=True)
     # Every worker and every resume must tune the same thing: same experiment, fixed overrides, base config.
@@ -210,7 +221,7 @@ def optimize(spec: TuneSpec, ctx=None, log=_say) -> tuple[optuna.Study, str, Pat
     unknown = [k for k in _leaves(sample) if C.get(cfg, k) is None]
     if unknown:
         log(f"warning: search space of {where} sets {unknown}, absent from {cfg_path.name}: check the key names")
-    study, url = open_study(spec, cfg, distributions)
+    study, url = open_study(spec, cfg, distributions, cfg_path)
     metric = C.get(cfg, "metric.name")
     log(f"study {spec.study_name!r} in {masked(url)}: {spec.sampler} sampler, {spec.pruner} pruner, "
         f"objective val/{metric} ({study.direction.name.lower()}), target {spec.trials} completed trials, "
@@ -316,9 +327,11 @@ def add_parser(sub) -> None:
 
     p = sub.add_parser("tune", help="Optuna sweep of one method on one dataset (validation metric only)",
                        description=__doc__.split("\n\n")[0])
-    p.add_argument("paper")
-    p.add_argument("method")
-    p.add_argument("--dataset", required=True)
+    p.add_argument("paper", nargs="?")
+    p.add_argument("method", nargs="?")
+    p.add_argument("--dataset")
+    p.add_argument("--promote", metavar="STUDY", help="make STUDY's tuned config the one --profile full uses "
+                   "(configs/tuned/<dataset>-<method>.yaml); runs nothing")
     p.add_argument("--trials", type=int, default=20, help="completed trials the study should hold in total")
     p.add_argument("--timeout", type=float, default=None, help="stop starting trials after S seconds (this worker)")
     p.add_argument("--storage", default=os.environ.get("REPRO_TUNE_STORAGE"),
@@ -342,6 +355,13 @@ def add_parser(sub) -> None:
 
 def cmd_tune(args) -> int:
     from ..run_options import context_from_args as _ctx
+    from .report import promote
+
+    if args.promote:
+        promote(args.promote, args.config)
+        return 0
+    if not (args.paper and args.method and args.dataset):
+        raise ValueError("tune needs PAPER METHOD --dataset D (or --promote STUDY)")
 
     spec = TuneSpec(paper=args.paper, method=args.method, dataset=args.dataset, trials=args.trials,
                     profile=args.profile, seed=args.seed, timeout=args.timeout, storage=args.storage,

@@ -1,5 +1,11 @@
 """What a finished study leaves behind: the best config as a YAML experiment, the trials as CSV, two plots.
 
+Everything is stored under the study's name, so no study overwrites another's artefacts: the config in
+configs/tuned/studies/<study>.yaml, the trials and plots in results/tuning/<study>*. The config that
+`--profile full` and `run --tuned` use, configs/tuned/<dataset>-<method>.yaml, changes only by
+`reprorec tune --promote STUDY` (a copy of the study's YAML, whose ``tuned_from`` names the study, so
+every record run from it names the study too).
+
 The tuned YAML is the base config with the best overrides merged at the top level *and removed
 from every profile block*, so that resolving it under the tuning profile gives exactly the config
 (and config hash) of the best trial, and the other profile keeps its own epochs/batch size with the
@@ -15,7 +21,7 @@ import yaml
 
 from .. import config as C
 from .. import registry
-from ..records import REPO_ROOT, results_dir
+from ..records import REPO_ROOT, output_results_dir, results_dir
 
 
 def _atomic_write(path: Path, data: bytes | str) -> Path:
@@ -64,10 +70,45 @@ def tuned_config(raw: dict, overrides: dict, source: str, tuned_from: dict) -> d
 
 
 def tuned_path(cfg_path: Path, paper: str, dataset: str, method: str, explicit_config: bool) -> Path:
-    """configs/tuned/ of the paper, or tuned/ beside an explicitly given --config file."""
+    """The promoted config: configs/tuned/ of the paper, or tuned/ beside an explicitly given --config file."""
     if explicit_config:
         return Path(cfg_path).parent / "tuned" / f"{dataset}-{method}.yaml"
     return registry.tuned_config_path(paper, dataset, method)
+
+
+def study_path(cfg_path: Path, paper: str, study: str, explicit_config: bool) -> Path:
+    """A study's exported config: tuned/studies/<study>.yaml beside the promoted ones."""
+    base = Path(cfg_path).parent if explicit_config else registry.PAPERS_DIR / paper / "configs"
+    return base / "tuned" / "studies" / f"{study}.yaml"
+
+
+def study_artefacts(cfg_path: Path, spec) -> list[Path]:
+    """The files a finished study named ``spec.study_name`` left here (config, trials, plots)."""
+    out_dir = results_dir() / "tuning"
+    found = [study_path(cfg_path, spec.paper, spec.study_name, bool(spec.config)), out_dir / f"{spec.study_name}.csv",
+             out_dir / f"{spec.study_name}-history.png", out_dir / f"{spec.study_name}-importance.png"]
+    return [p for p in found if p.exists()]
+
+
+def promote(study: str, config: str | None = None, log=print) -> Path:
+    """Make a study's config the one `--profile full` uses: copy tuned/studies/<study>.yaml to
+    tuned/<dataset>-<method>.yaml (found among the papers' configs, or beside ``config``)."""
+    if config:
+        candidates = [Path(config).parent / "tuned" / "studies" / f"{study}.yaml"]
+    else:
+        candidates = sorted(registry.PAPERS_DIR.glob(f"*/configs/tuned/studies/{study}.yaml"))
+    src = next((c for c in candidates if c.is_file()), None)
+    if src is None:
+        known = sorted(p.stem for p in registry.PAPERS_DIR.glob("*/configs/tuned/studies/*.yaml"))
+        raise FileNotFoundError(f"no exported study {study!r} (looked for configs/tuned/studies/{study}.yaml); "
+                                f"known: {', '.join(known) or 'none'}")
+    cfg = yaml.safe_load(src.read_text())
+    dest = src.parent.parent / f"{cfg['dataset']}-{cfg['method']}.yaml"
+    if (cfg.get("tuned_from") or {}).get("study") != study:
+        raise ValueError(f"{_rel(src)} does not name study {study!r} in its tuned_from block")
+    _atomic_write(dest, f"# PROMOTED by `reprorec tune --promote {study}` from {src.name}\n" + src.read_text())
+    log(f"promoted study {study}: {_rel(dest)} (used by --profile full and run --tuned)")
+    return dest
 
 
 def _rel(path: Path) -> str:
@@ -93,9 +134,10 @@ def export_config(cfg_path: Path, overrides: dict, tuned_from: dict, spec, log=p
               + (f"; fixed by --set: {', '.join(sorted(fixed))}" if fixed else "") + "\n")
     body = yaml.safe_dump(tuned_config(raw, overrides, source, tuned_from), sort_keys=False, default_flow_style=None,
                           width=110, allow_unicode=True)
-    path = tuned_path(cfg_path, spec.paper, spec.dataset, spec.method, bool(spec.config))
+    path = study_path(cfg_path, spec.paper, spec.study_name, bool(spec.config))
     _atomic_write(path, header + body)
-    log(f"tuned config: {_rel(path)}")
+    log(f"tuned config: {_rel(path)} (make it the config of --profile full with "
+        f"`reprorec tune --promote {spec.study_name}`)")
     return path
 
 
@@ -118,7 +160,7 @@ def trials_frame(study):
 
 
 def export_trials(study, name: str, plots: bool = True, log=print) -> Path:
-    out_dir = results_dir() / "tuning"
+    out_dir = output_results_dir(lambda _: None) / "tuning"  # beside the trial records
     csv_path = _atomic_write(out_dir / f"{name}.csv", trials_frame(study).to_csv(index=False))
     log(f"trials: {_rel(csv_path)}")
     if plots:
