@@ -104,11 +104,18 @@ def variant_keys(rec: dict, cache: dict | None = None) -> list[str]:
     return [f"{k}={b[k]}" if k in b else f"-{k}" for k in keys]
 
 
+def study_name(cfg: dict) -> str | None:
+    """The study a config belongs to (the `study` key: {'name', 'point'} or a bare name); None for the
+    experiment's own config."""
+    study = cfg.get("study")
+    return (study.get("name") if isinstance(study, dict) else str(study)) if study else None
+
+
 def _label(rec: dict, variant: list[str]) -> str:
     tuned = rec.get("tuned_from") or None
     label = rec["method"]
-    if rec["config"].get("study"):
-        label += f" · study {rec['config']['study']}"
+    if study_name(rec["config"]):
+        label += f" · study {study_name(rec['config'])}"
     if tuned:
         label += f" (tuned: {tuned.get('study')}, {tuned.get('n_trials')} trials)"
     if variant and not tuned:  # a tuned config differs from its base by design; its study names it
@@ -124,8 +131,7 @@ def _group(records: list[dict]) -> dict:
     for r in records:
         if r.get("trial") is not None:
             continue  # tuning trials are not results
-        study = r["config"].get("study")
-        groups[(r["dataset"], r["profile"], r["method"], study, r["config_hash"],
+        groups[(r["dataset"], r["profile"], r["method"], study_name(r["config"]), r["config_hash"],
                 (r.get("tuned_from") or {}).get("study"))].append(r)
     return {key: (recs, variant_keys(recs[0], cache)) for key, recs in groups.items()}
 

@@ -211,7 +211,7 @@ def check_record(record: dict) -> list[str]:
     if C.config_hash(record["config"]) != record["config_hash"]:
         problems.append(f"config does not match config_hash {record['config_hash']} (edited after writing?)")
     validate = getattr(C, "validate_config", None)
-    if validate is not None:
+    if validate is not None and _registered(record["paper"], record["method"]):
         try:
             problems += [f"config: {p}" for p in validate(record["config"])]
         except Exception as exc:  # a validator that cannot read an old record must not hide the table
@@ -226,6 +226,17 @@ def check_record(record: dict) -> list[str]:
                     or [k for k in DIGESTED if k in record and k not in d["covers"]]:
                 problems.append("metrics digest mismatch: edited after writing")
     return problems
+
+
+def _registered(paper: str, method: str) -> bool:
+    """Whether the method still exists: a record of a removed method cannot be checked against a schema."""
+    from . import registry
+
+    try:
+        registry.method(paper, method)
+        return True
+    except KeyError:
+        return False
 
 
 def is_legacy(record: dict) -> bool:

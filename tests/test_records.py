@@ -65,6 +65,15 @@ def test_two_configs_under_one_method_are_two_rows_labelled_by_what_differs(tmp_
     assert "| biased-mf [train.lr=0.5] | 1 |" in md
 
 
+def test_a_study_is_its_own_row_named_by_the_study(tmp_path):
+    _record(tmp_path / "r", 0, 0.90)
+    _record(tmp_path / "r", 0, 0.93, ["study.name=lam", "study.point=3", "model.reg=0.5"])
+    rows = sorted((r for r in leaderboard.rows(tmp_path / "r") if r["base_method"] == "biased-mf"),
+                  key=lambda r: r["study"] or "")
+    assert [r["study"] for r in rows] == [None, "lam"]
+    assert rows[1]["method"] == "biased-mf · study lam [model.reg=0.5]"
+
+
 def test_tampered_metrics_or_config_are_refused_naming_the_file(tmp_path, capsys):
     good = _record(tmp_path / "r", 0, 0.90)
     bad = _record(tmp_path / "r", 1, 0.92)
