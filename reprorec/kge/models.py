@@ -80,11 +80,23 @@ class KGEModel(nn.Module):
         """Relation-specific view of entities (projected vectors): the 'views' attention pools over."""
         return self.project(self.entity(entities), r)
 
+    def project_ids(self, e: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+        """Entities ``e`` (by id) in relation ``r``'s space, shapes (N,) -> (N, k)."""
+        return self.project(self.entity(e), r)
+
     def score(self, h: torch.Tensor, r: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """Score of each triple (broadcasting over leading dims): -|| P_r h + w_r - P_r t ||_p."""
-        ph = self.project(self.entity(h), r)
-        pt = self.project(self.entity(t), r)
-        return -(ph + self.relation(r) - pt).norm(p=self.p, dim=-1)
+        """Score of each triple (broadcasting over leading dims): -|| P_r h + w_r - P_r t ||_p.
+
+        Heads and tails are projected in one call, so a model can share work between them (TransR
+        projects each distinct entity once per relation, with one matrix product per relation).
+        """
+        h, r, t = torch.broadcast_tensors(h, r, t)
+        shape = h.shape
+        h, r, t = h.reshape(-1), r.reshape(-1), t.reshape(-1)
+        n = len(h)
+        p = self.project_ids(torch.cat([h, t]), torch.cat([r, r]))
+        d = p[:n] + self.relation(r) - p[n:]
+        return -d.norm(p=self.p, dim=-1).reshape(shape)
 
     def _projected_all(self, r: int) -> torch.Tensor:
         """All entities in relation r's space (E x k)."""
@@ -117,6 +129,10 @@ class TransE(KGEModel):
             raise ValueError("TransE uses one space: relation_dim must equal dim")
         super().__init__(n_entities, n_relations, dim, dim, p)
 
+    def score(self, h: torch.Tensor, r: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """-|| e_h + w_r - e_t ||_p: nothing to share between heads and tails, so no concatenation."""
+        return -(self.entity(h) + self.relation(r) - self.entity(t)).norm(p=self.p, dim=-1)
+
     @torch.no_grad()
     def post_step(self) -> None:
         self.entity.weight.copy_(F.normalize(self.entity.weight, dim=-1))
@@ -137,9 +153,43 @@ class TransR(KGEModel):
     def matrices(self, r: torch.Tensor) -> torch.Tensor:
         return self.projection[r]
 
+    def all_matrices(self) -> torch.Tensor:
+        """(R, k, d): every relation's projection matrix."""
+        return self.matrices(torch.arange(self.n_relations, device=self.projection.device))
+
+    def _grouped(self, vectors: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+        """(N, d) vectors, (N,) relations -> (N, k) unclamped: rows sorted by relation, one matrix
+        product per relation present (instead of a batched mat-vec with a gathered k x d matrix per row,
+        whose gather and scatter-add backward dominated training time)."""
+        order = torch.argsort(r, stable=True)
+        counts = torch.bincount(r, minlength=self.n_relations).tolist()
+        mats = self.all_matrices()
+        parts = [seg @ mats[i].T for i, seg in enumerate(torch.split(vectors[order], counts)) if counts[i]]
+        out = torch.cat(parts) if len(parts) > 1 else parts[0]
+        return out[torch.argsort(order)]
+
     def project(self, vectors: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
-        m = self.matrices(r)                                              # (..., k, d)
-        return _clamp_norm(torch.einsum("...kd,...d->...k", m, vectors), self.p)
+        vectors, r = torch.broadcast_tensors(vectors, r[..., None])
+        r = r[..., 0]
+        if r.numel() == 0:
+            return vectors.new_zeros(*r.shape, self.relation_dim)
+        out = self._grouped(vectors.reshape(-1, self.dim), r.reshape(-1))
+        return _clamp_norm(out.reshape(*r.shape, self.relation_dim), self.p)
+
+    def project_ids(self, e: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+        """Each distinct entity of the batch is projected by every relation with one matrix product when
+        that is cheaper than grouping rows by relation (few relations, many repeated entities, as in a
+        batch of positives and their corruptions); otherwise rows are grouped by relation."""
+        if e.numel() == 0:
+            return self.entity.weight.new_zeros(0, self.relation_dim)
+        uniq, inv = torch.unique(e, return_inverse=True)
+        if len(uniq) * self.n_relations <= 2 * len(e):
+            mats = self.all_matrices()                                    # (R, k, d)
+            table = self.entity(uniq) @ mats.reshape(-1, self.dim).T      # (U, R*k)
+            out = table.view(len(uniq), self.n_relations, self.relation_dim)[inv, r]
+        else:
+            out = self._grouped(self.entity(e), r)
+        return _clamp_norm(out, self.p)
 
     def _projected_all(self, r: int) -> torch.Tensor:
         m = self.matrices(torch.tensor(int(r), device=self.projection.device))

@@ -67,8 +67,9 @@ def train_kge(model: KGEModel, train: TripleSet, cfg: KGETrainConfig, val: torch
         for start in range(0, len(data), cfg.batch_size):
             pos = data[order[start:start + cfg.batch_size]]
             neg, valid = sampler.sample(pos, g)
-            s_pos = model.score(pos[:, 0], pos[:, 1], pos[:, 2])
-            s_neg = model.score(neg[..., 0], neg[..., 1], neg[..., 2])
+            both = torch.cat([pos, neg.reshape(-1, 3)])  # one scoring call: positives and negatives share projections
+            s = model.score(both[:, 0], both[:, 1], both[:, 2])
+            s_pos, s_neg = s[:len(pos)], s[len(pos):].view(neg.shape[:2])
             loss = loss_fn(s_pos, s_neg, valid, **loss_kw)
             opt.zero_grad(set_to_none=True)
             loss.backward()
