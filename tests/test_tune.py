@@ -289,3 +289,20 @@ def test_grid_sampler_visits_every_point_once_across_fresh_samplers():
     seen = [(t.params["a"], round(t.params["b"], 9)) for t in study.trials]
     assert sorted(seen) == sorted((a, b) for a in (1, 2, 3) for b in (0.1, 1.0, 10.0))
     assert sampler.inner.is_exhausted(study)
+
+
+def test_edge_warnings_flag_best_params_on_a_bound():
+    from optuna.distributions import CategoricalDistribution, FloatDistribution
+    from optuna.trial import create_trial
+
+    from reprorec.tune.report import edge_warnings
+
+    dists = {"reg": FloatDistribution(1e-3, 1.0, log=True), "lr": FloatDistribution(0.0, 1.0),
+             "dim": CategoricalDistribution([16, 32, 64]), "opt": CategoricalDistribution(["adam", "sgd"])}
+    on_edge = create_trial(params={"reg": 0.9, "lr": 0.5, "dim": 64, "opt": "adam"}, distributions=dists, value=1.0)
+    texts = edge_warnings(on_edge)
+    assert [t.split()[1] for t in texts] == ["reg", "dim"] and "high edge" in texts[0]
+    low = create_trial(params={"reg": 1.1e-3, "lr": 0.01, "dim": 32, "opt": "sgd"}, distributions=dists, value=1.0)
+    assert [t.split()[1] for t in edge_warnings(low)] == ["reg", "lr"]
+    inside = create_trial(params={"reg": 0.03, "lr": 0.5, "dim": 32, "opt": "sgd"}, distributions=dists, value=1.0)
+    assert edge_warnings(inside) == []

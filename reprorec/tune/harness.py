@@ -283,7 +283,7 @@ def tune(spec: TuneSpec, ctx=None, log=_say) -> TuneOutcome:
     from ..experiment import run_experiment
     from ..records import RecordExists
     from ..train import RunContext
-    from .report import export_config, export_trials
+    from .report import edge_warnings, export_config, export_trials
 
     study, url, cfg_path, cfg = optimize(spec, ctx, log)
     counts, best = _count(study), _best(study)
@@ -295,6 +295,8 @@ def tune(spec: TuneSpec, ctx=None, log=_say) -> TuneOutcome:
     metric = C.get(cfg, "metric.name")
     log(f"best val/{metric} = {best.value:.5f} at trial #{best.number} ({outcome.completed} completed trials): "
         f"{json.dumps(best.params, sort_keys=True)}")
+    for text in edge_warnings(best):
+        log(f"warning: {text}")
     tuned_from = {"study": spec.study_name, "n_trials": outcome.completed, "storage": storage_kind(url),
                   "best_value": best.value, "best_trial": best.number, "profile": spec.profile,
                   "sampler": spec.sampler, "pruner": spec.pruner, "metric": f"val/{metric}"}

@@ -202,3 +202,37 @@ def export_plots(study, out_dir: Path, name: str, log=print) -> list[Path]:
         plt.close(fig)
         written.append(_atomic_write(out_dir / f"{name}-{kind}.png", buf.getvalue()))
     return written
+
+
+def edge_warnings(trial, edge: float = 0.05) -> list[str]:
+    """Parameters of ``trial`` (normally the best) that sit on the edge of their search range.
+
+    A best value at a bound says the optimum may lie outside the range: widen it and tune again.
+    Float/int ranges: within ``edge`` of the range's width from a bound (measured in log space for
+    log-scaled ranges). Categorical choices that are all numbers: the smallest or largest choice.
+    """
+    import math
+
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    out = []
+    for name, value in trial.params.items():
+        dist = trial.distributions[name]
+        if isinstance(dist, (FloatDistribution, IntDistribution)):
+            lo, hi, v = float(dist.low), float(dist.high), float(value)
+            if dist.log:
+                lo, hi, v = math.log(lo), math.log(hi), math.log(v)
+            if hi <= lo:
+                continue
+            side = "low" if v - lo <= edge * (hi - lo) else "high" if hi - v <= edge * (hi - lo) else None
+            bound = dist.low if side == "low" else dist.high
+        elif isinstance(dist, CategoricalDistribution) and len(dist.choices) > 1 and all(
+                isinstance(c, (int, float)) and not isinstance(c, bool) for c in dist.choices):
+            side = "low" if value == min(dist.choices) else "high" if value == max(dist.choices) else None
+            bound = min(dist.choices) if side == "low" else max(dist.choices)
+        else:
+            continue
+        if side:
+            out.append(f"best {name} = {value:g} is at the {side} edge of its range (bound {bound:g}): "
+                       "the optimum may lie outside; widen the search space")
+    return out
