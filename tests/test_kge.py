@@ -225,3 +225,15 @@ def test_batched_projection_matches_per_row_matvec(name, n_entities, n_rows):
     assert torch.allclose(got, want, atol=1e-5)
     for g, p in zip(grads, m.parameters()):
         assert torch.allclose(g, p.grad, atol=1e-4)
+
+
+def test_type_restricted_candidates_rank_only_entities_of_the_expected_type():
+    # 1-d TransE, r = 0 maps type-0 heads to type-1 tails; entity 3 (type 0) sits closest to the query.
+    m = build_model("transe", 5, 1, 1, p=1)
+    _set(m, [[0.0], [0.5], [0.1], [0.05], [0.9]], [[0.0]])
+    types = torch.tensor([0, 1, 1, 0, 1])
+    triple = torch.tensor([[0, 0, 2]])                      # true tail 2 at distance 0.1; 3 is nearer (0.05)
+    tail_rank_all = link_prediction_ranks(m, triple, None)[0].item()
+    typed = (types, torch.tensor([0]), torch.tensor([1]))   # entity type, head type and tail type of r = 0
+    tail_rank_typed = link_prediction_ranks(m, triple, None, candidate_types=typed)[0].item()
+    assert (tail_rank_all, tail_rank_typed) == (3.0, 1.0)   # all: 0 and 3 beat 2; typed: only 1, 2, 4 compete

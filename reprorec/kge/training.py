@@ -42,11 +42,12 @@ class KGETrainConfig:
 
 
 def train_kge(model: KGEModel, train: TripleSet, cfg: KGETrainConfig, val: torch.Tensor | None = None,
-              known: KnownTriples | None = None, log=None) -> dict:
+              known: KnownTriples | None = None, log=None, candidate_types=None) -> dict:
     """Train in place; returns {'epochs', 'train_seconds', 'triples_per_s', 'loss', 'val_mrr' curve}.
 
-    ``known`` (all true triples: train+val+test) filters the validation ranking; when early stopping
-    is on, the weights of the best validation epoch are restored at the end.
+    ``known`` (all true triples: train+val+test) filters the validation ranking and ``candidate_types``
+    restricts its candidates (see ``evaluate``); when early stopping is on, the weights of the best
+    validation epoch are restored at the end.
     """
     g = torch.Generator().manual_seed(cfg.seed)
     sampler = NegativeSampler(train, cfg.num_negs, cfg.typed_negatives, cfg.filtered_negatives,
@@ -80,7 +81,7 @@ def train_kge(model: KGEModel, train: TripleSet, cfg: KGETrainConfig, val: torch
         seen += len(data)
         history["loss"].append(total / len(data))
         if val is not None and cfg.eval_every and epoch % cfg.eval_every == 0:
-            mrr = evaluate(model, val, known)["mrr"]
+            mrr = evaluate(model, val, known, candidate_types=candidate_types)["mrr"]
             history["val_mrr"].append((epoch, mrr))
             if log:
                 log(f"epoch {epoch}: loss {history['loss'][-1]:.4f} val mrr {mrr:.4f}")

@@ -41,7 +41,21 @@ def kge_settings(cfg: dict) -> dict:
     kge = dict(C.get(cfg, "kge", {}) or {})
     return {"model": kge.get("model", "transra"), "dim": int(kge.get("dim", 32)), "p": int(kge.get("p", 2)),
             "anchors": list(kge.get("anchors", ANCHOR_RELATIONS)), "split": list(kge.get("split", [0.9, 0.05, 0.05])),
-            "train": dict(kge.get("train", {}) or {})}
+            "train": dict(kge.get("train", {}) or {}),
+            # link-prediction candidates for early stopping and the reported MRR: 'all' entities or 'typed'
+            # (only entities of the type the relation expects): one axis of the KGE protocol study
+            "eval_candidates": str(kge.get("eval_candidates", "all"))}
+
+
+def candidate_types(graph: Graph, which: str):
+    """None ('all': rank among every entity) or the (entity_type, head_type, tail_type) tensors ('typed')."""
+    if which == "all":
+        return None
+    if which != "typed":
+        raise ValueError(f"kge.eval_candidates must be 'all' or 'typed', not {which!r}")
+    from reprorec.kge import relation_types
+
+    return (graph.triples.entity_type, *relation_types(graph.triples))
 
 
 def _key(cfg: dict, graph: Graph, settings: dict, seed: int) -> str:
@@ -72,8 +86,10 @@ def pretrained_kge(cfg: dict, graph: Graph, seed: int, log=None) -> PretrainedKG
     known = KnownTriples(graph.triples.triples, graph.triples.n_entities, graph.triples.n_relations)
     tcfg = KGETrainConfig.from_dict({"typed_negatives": True, "filtered_negatives": True, "eval_every": 2,
                                      "patience": 2, **settings["train"], "seed": seed})
-    fit = train_kge(model, parts["train"], tcfg, val=parts["val"].triples, known=known, log=log)
-    metrics = {"val": evaluate(model, parts["val"].triples, known), "test": evaluate(model, parts["test"].triples, known)}
+    cands = candidate_types(graph, settings["eval_candidates"])
+    fit = train_kge(model, parts["train"], tcfg, val=parts["val"].triples, known=known, log=log, candidate_types=cands)
+    metrics = {"val": evaluate(model, parts["val"].triples, known, candidate_types=cands),
+               "test": evaluate(model, parts["test"].triples, known, candidate_types=cands)}
     trained = torch.zeros(graph.triples.n_entities, dtype=torch.bool)
     trained[parts["train"].triples[:, [0, 2]].reshape(-1)] = True
     info = {"epochs": fit["epochs"], "train_seconds": round(fit["train_seconds"], 2),
