@@ -1,22 +1,29 @@
-"""Side by side: reprorec.kge vs PyKEEN 1.11.1 on the same real triples, same settings.
+"""KGE training throughput and link prediction side by side: reprorec.kge vs PyKEEN 1.11.1.
 
-Data: the Freebase KG of MovieLens-100K movies (dataset ``ml-100k-kg``: 34,327 distinct triples, 5,233
-entities, 29 relations), split 80/10/10 by ``reprorec.kge.split_triples`` (val/test entities all seen
-in train); both libraries get the *same* id-mapped train/val/test arrays.
-Settings (both sides): TransE and TransR, embedding dim = relation dim, L1 scoring norm (PyKEEN's
-default), sLCWA training with 1 uniformly corrupted negative per positive (head or tail), margin
-ranking loss (margin 1), Adam, same lr/batch/epochs, no early stopping; filtered both-sided
-realistic MRR / Hits@K on test (filter = train+val+test).
-Throughput: training triples per second of the training loop only (evaluation and one-off
-preprocessing excluded), one torch thread each, run one after the other; peak RSS per process.
+Graphs (both sides get the same id-mapped train/val/test arrays):
+  ml-100k-ctr-graph  the TransRA/MF-LET graph: the ML-100K pretraining window (users, items, engage/convert
+                     edges, user and genre attributes; 2,006 entities, 7 relations), split 90/5/5 as
+                     reprorec/papers/transra/pretrain.py does (seed 0). Settings of the TransRA link-prediction
+                     configs: dim 32, L2 scoring, 2 negatives per positive, batch 2048, Adam 5e-3, 12 epochs.
+  ml-100k-kg         the Freebase KG of ML-100K movies (5,233 entities, 29 relations), split 80/10/10; L1
+                     scoring, 1 negative, batch 512, Adam 3e-3, dim 64 (TransE) / 32 (TransR), 40 / 20 epochs.
+Protocol (both sides): sLCWA, negatives corrupt head or tail uniformly over all entities (PyKEEN's basic
+sampler; ours typed=False, filtered=False), margin ranking loss (margin 1), fixed epochs, no early stopping;
+filtered both-sided realistic MRR / Hits@K on test (filter = train + val + test).
+PyKEEN has no TransRA: our TransRA is set beside PyKEEN's TransR (TransRA is TransR with identity
+projections for the anchor relation, so it does no more work than TransR).
 
-PyKEEN lives in its own venv (default /tmp/pykeen-venv: ``pip install torch==2.13.0`` first, then
-``pykeen==1.11.1``); this script calls it as a subprocess with ``--side pykeen``.
+What is timed: CPU-seconds (time.process_time) of the training loop only, one torch thread, after an untimed
+warm-up (a throwaway model, one epoch on two batches: first-call costs such as lazy imports are not
+training). One process per (implementation, model, graph, rep); repetitions are interleaved: rep r runs every
+pair once (ours, then PyKEEN, seed r) before rep r+1, so the shared machine's load hits both alike. The
+1-minute load average at the start and end of each process is recorded.
 
-  python benchmarks/kge_parity.py                 # full: 3 seeds per model
-  python benchmarks/kge_parity.py --quick         # 1 seed, few epochs (smoke check)
+PyKEEN lives in its own venv (``python3 -m venv /work/peers/pykeen``; ``pip install torch==2.13.0`` first,
+then ``pykeen==1.11.1``). Run from a clean worktree at a main commit (the record refuses dirty code):
 
-Writes results/benchmarks/kge_parity[-quick].json and .md (a table).
+  python benchmarks/kge_parity.py [--reps 3] [--pykeen-python /work/peers/pykeen/bin/python]
+  python benchmarks/kge_parity.py report        # the markdown table of results/benchmarks/kge_parity.json
 """
 from __future__ import annotations
 
@@ -34,15 +41,27 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-SETTINGS = {  # per model: identical on both sides
-    "transe": {"dim": 64, "epochs": 40, "batch_size": 512, "lr": 0.003},
-    "transr": {"dim": 32, "epochs": 20, "batch_size": 512, "lr": 0.003},
+GRAPHS = {
+    "ml-100k-ctr-graph": {"models": ["transe", "transr", "transra"],
+                          "settings": {"p": 2, "num_negs": 2, "batch_size": 2048, "lr": 0.005, "epochs": 12,
+                                       "dim": {"transe": 32, "transr": 32, "transra": 32}}},
+    "ml-100k-kg": {"models": ["transe", "transr"],
+                   "settings": {"p": 1, "num_negs": 1, "batch_size": 512, "lr": 0.003,
+                                "epochs": {"transe": 40, "transr": 20}, "dim": {"transe": 64, "transr": 32}}},
 }
-QUICK_EPOCHS = 3
+PEER_MODEL = {"transe": "TransE", "transr": "TransR", "transra": "TransR"}
+
+
+def _per_model(s: dict, model: str) -> dict:
+    return {k: (v[model] if isinstance(v, dict) else v) for k, v in s.items()}
 
 
 def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _load(prefix: str) -> dict:
+    return {f"loadavg_1min_{prefix}": round(os.getloadavg()[0], 2)}
 
 
 def run_ours(arrays: dict, model: str, s: dict, seed: int) -> dict:
@@ -51,83 +70,162 @@ def run_ours(arrays: dict, model: str, s: dict, seed: int) -> dict:
     from reprorec.kge import KGETrainConfig, KnownTriples, TripleSet, build_model, evaluate, train_kge
 
     torch.set_num_threads(1)
-    torch.manual_seed(seed)
     E, R = int(arrays["n_entities"]), int(arrays["n_relations"])
+    anchors = [int(a) for a in arrays["anchors"]] if model == "transra" else []
     train = TripleSet(torch.as_tensor(arrays["train"]), E, R)
+
+    def make():
+        return build_model(model, E, R, s["dim"], relation_dim=s["dim"], p=s["p"], anchor_relations=anchors)
+
+    def cfg(epochs):
+        return KGETrainConfig(epochs=epochs, batch_size=s["batch_size"], lr=s["lr"], loss="margin", margin=1.0,
+                              num_negs=s["num_negs"], seed=seed)
+    warm = TripleSet(train.triples[:2 * s["batch_size"]], E, R)
+    train_kge(make(), warm, cfg(1))                         # untimed warm-up on a throwaway model
+    torch.manual_seed(seed)
+    m = make()
+    out = _load("start")
+    c0, t0 = time.process_time(), time.perf_counter()
+    train_kge(m, train, cfg(s["epochs"]))
+    cpu, wall = time.process_time() - c0, time.perf_counter() - t0
     everything = torch.as_tensor(np.concatenate([arrays["train"], arrays["val"], arrays["test"]]))
-    m = build_model(model, E, R, s["dim"], relation_dim=s["dim"], p=1)
-    info = train_kge(m, train, KGETrainConfig(epochs=s["epochs"], batch_size=s["batch_size"], lr=s["lr"],
-                                              loss="margin", margin=1.0, num_negs=1, seed=seed))
-    t0 = time.perf_counter()
     metrics = evaluate(m, torch.as_tensor(arrays["test"]), KnownTriples(everything, E, R))
-    return {"metrics": metrics, "triples_per_s": info["triples_per_s"], "train_seconds": info["train_seconds"],
-            "eval_seconds": time.perf_counter() - t0, "peak_rss_mb": _peak_mb()}
+    n = len(arrays["train"]) * s["epochs"]
+    return {**out, "metrics": metrics, "cpu_s": cpu, "wall_s": wall, "triples_per_cpu_s": n / cpu,
+            "peak_rss_mb": _peak_mb(), **_load("end")}
 
 
 def run_pykeen(arrays: dict, model: str, s: dict, seed: int) -> dict:
     """Runs inside the PyKEEN venv: no import of this repository's code."""
     import torch
-    from pykeen.pipeline import pipeline
+    from pykeen.evaluation import RankBasedEvaluator
+    from pykeen.models import TransE, TransR
+    from pykeen.training import SLCWATrainingLoop
     from pykeen.triples import TriplesFactory
+    from pykeen.utils import set_random_seed
 
     torch.set_num_threads(1)
     E, R = int(arrays["n_entities"]), int(arrays["n_relations"])
-    e2id = {str(i): i for i in range(E)}
-    r2id = {str(i): i for i in range(R)}
+    e2id, r2id = {str(i): i for i in range(E)}, {str(i): i for i in range(R)}
     tf = {k: TriplesFactory(mapped_triples=torch.as_tensor(arrays[k]), entity_to_id=e2id, relation_to_id=r2id)
           for k in ("train", "val", "test")}
-    kwargs = {"embedding_dim": s["dim"], "scoring_fct_norm": 1}
-    if model == "transr":
-        kwargs["relation_dim"] = s["dim"]
-    res = pipeline(training=tf["train"], validation=tf["val"], testing=tf["test"],
-                   model={"transe": "TransE", "transr": "TransR"}[model], model_kwargs=kwargs,
-                   loss="marginranking", loss_kwargs={"margin": 1.0}, optimizer="Adam", optimizer_kwargs={"lr": s["lr"]},
-                   training_loop="sLCWA", negative_sampler="basic", negative_sampler_kwargs={"num_negs_per_pos": 1},
-                   training_kwargs={"num_epochs": s["epochs"], "batch_size": s["batch_size"], "use_tqdm": False},
-                   evaluator="rankbased", evaluator_kwargs={"filtered": True},
-                   evaluation_kwargs={"use_tqdm": False, "batch_size": 256}, random_seed=seed, device="cpu")
-    mr = res.metric_results
-    metrics = {"mrr": float(mr.get_metric("both.realistic.inverse_harmonic_mean_rank"))}
-    metrics.update({f"hits@{k}": float(mr.get_metric(f"both.realistic.hits_at_{k}")) for k in (1, 3, 10)})
+    cls = {"TransE": TransE, "TransR": TransR}[PEER_MODEL[model]]
+
+    def make(factory):
+        kw = {"embedding_dim": s["dim"], "scoring_fct_norm": s["p"]} | \
+             ({"relation_dim": s["dim"]} if cls is TransR else {})
+        m = cls(triples_factory=factory, loss="marginranking", loss_kwargs={"margin": 1.0}, **kw)
+        loop = SLCWATrainingLoop(model=m, triples_factory=factory, optimizer=torch.optim.Adam(m.parameters(), lr=s["lr"]),
+                                 negative_sampler="basic", negative_sampler_kwargs={"num_negs_per_pos": s["num_negs"]})
+        return m, loop
+
+    warm_tf = TriplesFactory(mapped_triples=torch.as_tensor(arrays["train"][:2 * s["batch_size"]]),
+                             entity_to_id=e2id, relation_to_id=r2id)
+    _, warm = make(warm_tf)
+    warm.train(triples_factory=warm_tf, num_epochs=1, batch_size=s["batch_size"], use_tqdm=False)
+    set_random_seed(seed)
+    m, loop = make(tf["train"])
+    out = _load("start")
+    c0, t0 = time.process_time(), time.perf_counter()
+    loop.train(triples_factory=tf["train"], num_epochs=s["epochs"], batch_size=s["batch_size"], use_tqdm=False)
+    cpu, wall = time.process_time() - c0, time.perf_counter() - t0
+    res = RankBasedEvaluator(filtered=True).evaluate(
+        m, tf["test"].mapped_triples, additional_filter_triples=[tf["train"].mapped_triples, tf["val"].mapped_triples],
+        batch_size=256, use_tqdm=False)
+    metrics = {"mrr": float(res.get_metric("both.realistic.inverse_harmonic_mean_rank"))}
+    metrics.update({f"hits@{k}": float(res.get_metric(f"both.realistic.hits_at_{k}")) for k in (1, 3, 10)})
     n = len(arrays["train"]) * s["epochs"]
-    return {"metrics": metrics, "triples_per_s": n / res.train_seconds, "train_seconds": res.train_seconds,
-            "eval_seconds": res.evaluate_seconds, "peak_rss_mb": _peak_mb()}
+    return {**out, "metrics": metrics, "cpu_s": cpu, "wall_s": wall, "triples_per_cpu_s": n / cpu,
+            "peak_rss_mb": _peak_mb(), **_load("end")}
 
 
-def _arrays() -> dict:
-    import torch
-
-    from reprorec.data import kg
+def graph_arrays(name: str) -> tuple[dict, dict]:
+    """The id-mapped split of one graph (as numpy arrays) and the data files it came from."""
     from reprorec.kge import TripleSet, split_triples
 
-    table = kg.load_triples()
-    ts = TripleSet.from_labels(table.frame)
-    parts = split_triples(ts, (0.8, 0.1, 0.1), seed=0)
+    if name == "ml-100k-kg":
+        from reprorec.data import kg
+
+        table = kg.load_triples()
+        ts, anchors, files, ratios = TripleSet.from_labels(table.frame), [], table.files, (0.8, 0.1, 0.1)
+    else:
+        from reprorec import config as C
+        from reprorec.ctr.run import data_from_cfg
+        from reprorec.papers.transra.graph import build_graph
+        from reprorec.papers.transra.methods import ctr_dataset
+        from reprorec.papers.transra.pretrain import kge_settings
+
+        cfg = C.resolve(C.load(REPO / "reprorec/papers/transra/configs/ml-100k-ctr-graph-lp-transra.yaml"), "full")
+        base = dict(cfg, dataset=ctr_dataset(cfg))
+        data = data_from_cfg(base)
+        graph = build_graph(data, base["dataset"], **dict(C.get(cfg, "graph", {}) or {}))
+        ts, anchors = graph.triples, graph.anchor_relation_ids(kge_settings(base)["anchors"])
+        files, ratios = getattr(data, "files", {}), tuple(kge_settings(base)["split"])
+    parts = split_triples(ts, ratios, seed=0)
     out = {k: v.triples.numpy() for k, v in parts.items()}
-    out.update(n_entities=np.int64(ts.n_entities), n_relations=np.int64(ts.n_relations))
-    del torch
-    return out, table.files
+    out.update(n_entities=np.int64(ts.n_entities), n_relations=np.int64(ts.n_relations),
+               anchors=np.asarray(anchors, dtype=np.int64))
+    return out, {"files": files, "split": f"reprorec.kge.split_triples{ratios}, seed 0",
+                 "sizes": {k: int(len(out[k])) for k in ("train", "val", "test")},
+                 "n_entities": int(ts.n_entities), "n_relations": int(ts.n_relations)}
 
 
-def _mean_std(xs):
-    return statistics.mean(xs), (statistics.stdev(xs) if len(xs) > 1 else 0.0)
+def summarise(reps: list[dict]) -> dict:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from record import ratio_summary
+
+    out = {}
+    for graph, spec in GRAPHS.items():
+        for model in spec["models"]:
+            rows = [dict(r, impl=r["library"]) for r in reps if r["graph"] == graph and r["model"] == model]
+            if not rows:
+                continue
+            entry = {"throughput": ratio_summary(rows, "ours", "pykeen", "triples_per_cpu_s"),
+                     "peer_model": PEER_MODEL[model]}
+            for lib in ("ours", "pykeen"):
+                xs = [r for r in rows if r["library"] == lib]
+                mrr = [r["metrics"]["mrr"] for r in xs]
+                entry[lib] = {"triples_per_cpu_s_median": statistics.median(r["triples_per_cpu_s"] for r in xs),
+                              "triples_per_cpu_s_min": min(r["triples_per_cpu_s"] for r in xs),
+                              "triples_per_cpu_s_max": max(r["triples_per_cpu_s"] for r in xs),
+                              "mrr_mean": statistics.mean(mrr), "mrr_std": statistics.stdev(mrr) if len(mrr) > 1 else 0.0,
+                              "hits@10_mean": statistics.mean(r["metrics"]["hits@10"] for r in xs),
+                              "peak_rss_mb": max(r["peak_rss_mb"] for r in xs), "n": len(xs)}
+            out[f"{graph}/{model}"] = entry
+    return out
 
 
-def _table(rows: list[dict]) -> str:
-    lines = ["| model | library | seeds | test MRR | Hits@1 | Hits@10 | train triples/s | peak RSS MB |",
-             "|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['model']} | {r['library']} | {r['n']} | {r['mrr'][0]:.4f} ± {r['mrr'][1]:.4f} | "
-                     f"{r['hits@1'][0]:.4f} | {r['hits@10'][0]:.4f} | {r['tps'][0]:,.0f} | {r['rss']:.0f} |")
+def table(record: dict) -> str:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from record import fmt_ratio
+
+    lines = ["| graph | model (PyKEEN peer) | ours triples/CPU-s median [min–max] | PyKEEN triples/CPU-s | "
+             "ours/PyKEEN [per-rep range] | test MRR ours | test MRR PyKEEN | Hits@10 ours / PyKEEN | reps |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for key, e in record["summary"].items():
+        graph, model = key.split("/")
+        o, p = e["ours"], e["pykeen"]
+        lines.append(f"| {graph} | {model} ({e['peer_model']}) | {o['triples_per_cpu_s_median']:,.0f} "
+                     f"[{o['triples_per_cpu_s_min']:,.0f}–{o['triples_per_cpu_s_max']:,.0f}] | "
+                     f"{p['triples_per_cpu_s_median']:,.0f} | {fmt_ratio(e['throughput'])} | "
+                     f"{o['mrr_mean']:.4f} ± {o['mrr_std']:.4f} | {p['mrr_mean']:.4f} ± {p['mrr_std']:.4f} | "
+                     f"{o['hits@10_mean']:.3f} / {p['hits@10_mean']:.3f} | {o['n']} |")
+    load = record.get("load", {})
+    lines.append(f"\n1-minute load average over the runs: median {load.get('median')}, range "
+                 f"{load.get('min')}–{load.get('max')} (2 cores, shared); commit {record['code']['commit'][:10]}.")
     return "\n".join(lines)
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--seeds", type=int, default=None)
-    ap.add_argument("--models", nargs="+", default=list(SETTINGS))
-    ap.add_argument("--pykeen-python", default=os.environ.get("PYKEEN_PYTHON", "/tmp/pykeen-venv/bin/python"))
+    ap.add_argument("what", nargs="?", default="run", choices=["run", "report"])
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--graphs", nargs="+", default=list(GRAPHS))
+    ap.add_argument("--models", nargs="+", default=None)
+    ap.add_argument("--epochs", type=int, default=None, help="override every setting's epochs (smoke runs)")
+    ap.add_argument("--name", default="kge_parity")
+    ap.add_argument("--allow-dirty", action="store_true")
+    ap.add_argument("--pykeen-python", default=os.environ.get("PYKEEN_PYTHON", "/work/peers/pykeen/bin/python"))
     ap.add_argument("--side", choices=["pykeen", "ours"], help=argparse.SUPPRESS)
     ap.add_argument("--npz", help=argparse.SUPPRESS)
     ap.add_argument("--model", help=argparse.SUPPRESS)
@@ -140,74 +238,51 @@ def main(argv=None) -> int:
         fn = run_pykeen if args.side == "pykeen" else run_ours
         print(json.dumps(fn(arrays, args.model, json.loads(args.settings), args.seed)))
         return 0
+    out_path = REPO / "results" / "benchmarks" / f"{args.name}.json"
+    if args.what == "report":
+        print(table(json.loads(out_path.read_text())))
+        return 0
 
     sys.path.insert(0, str(REPO))
-    os.environ.setdefault("REPRO_OFFLINE", "1")
-    arrays, files = _arrays()
-    seeds = list(range(args.seeds or (1 if args.quick else 3)))
-    runs, rows = [], []
-    with tempfile.TemporaryDirectory() as tmp:
-        npz = Path(tmp) / "triples.npz"
-        np.savez(npz, **arrays)
-        for model in args.models:
-            s = dict(SETTINGS[model], **({"epochs": QUICK_EPOCHS} if args.quick else {}))
-            for lib, py in (("ours", sys.executable), ("pykeen", args.pykeen_python)):
-                out = []
-                for seed in seeds:  # a fresh process per run: clean peak-RSS, no shared state
-                    cmd = [py, __file__, "--side", lib, "--npz", str(npz), "--model", model,
-                           "--settings", json.dumps(s), "--seed", str(seed)]
-                    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
-                    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO)
-                    if proc.returncode != 0:
-                        sys.stderr.write(proc.stderr[-4000:])
-                        raise SystemExit(f"{lib} {model} seed {seed} failed")
-                    res = json.loads(proc.stdout.strip().splitlines()[-1])
-                    print(f"{model} {lib} seed {seed}: mrr {res['metrics']['mrr']:.4f} "
-                          f"{res['triples_per_s']:,.0f} triples/s", flush=True)
-                    out.append(res)
-                    runs.append({"model": model, "library": lib, "seed": seed, "settings": s, **res})
-    out_dir = REPO / "results" / "benchmarks"
-    stem = "kge_parity" + ("-quick" if args.quick else "")
-    previous = out_dir / f"{stem}.json"
-    if previous.exists():  # re-running some models keeps the other models' runs
-        runs += [r for r in json.loads(previous.read_text())["runs"] if r["model"] not in args.models]
-    models = sorted({r["model"] for r in runs}, key=list(SETTINGS).index)
-    for model in models:
-        for lib in ("ours", "pykeen"):
-            out = [r for r in runs if r["model"] == model and r["library"] == lib]
-            rows.append({"model": model, "library": lib, "n": len(out),
-                         **{k: _mean_std([o["metrics"][k] for o in out]) for k in ("mrr", "hits@1", "hits@10")},
-                         "tps": _mean_std([o["triples_per_s"] for o in out]),
-                         "rss": max(o["peak_rss_mb"] for o in out)})
-    summary = {}
-    for model in models:
-        ours, theirs = (next(r for r in rows if r["model"] == model and r["library"] == lib) for lib in ("ours", "pykeen"))
-        diff = ours["mrr"][0] - theirs["mrr"][0]
-        noise = max(ours["mrr"][1], theirs["mrr"][1])
-        summary[model] = {"mrr_ours": ours["mrr"], "mrr_pykeen": theirs["mrr"], "mrr_diff": diff,
-                          "seed_std_max": noise, "throughput_ratio_ours_over_pykeen": ours["tps"][0] / theirs["tps"][0]}
-    from reprorec.records import code_state, environment, hardware
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import record as bench_record
 
-    record = {"benchmark": "kge_parity", "profile": "quick" if args.quick else "full",
-              "seeds": sorted({r["seed"] for r in runs}),
-              "data": {"dataset": "ml-100k-kg", "files": files, "split": "reprorec.kge.split_triples(0.8,0.1,0.1,seed=0)",
-                       "sizes": {k: int(len(arrays[k])) for k in ("train", "val", "test")},
-                       "n_entities": int(arrays["n_entities"]), "n_relations": int(arrays["n_relations"])},
-              "peer": {"pykeen": "1.11.1", "python": args.pykeen_python}, "settings": SETTINGS, "runs": runs,
-              "summary": summary, "code": code_state(), "env": environment(), "hardware": hardware()}
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / f"{stem}.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
-    md = [f"# KGE parity: reprorec.kge vs PyKEEN 1.11.1 ({record['profile']})\n",
-          f"Freebase KG of ML-100K movies, {record['data']['sizes']} triples, {record['data']['n_entities']} entities, "
-          f"{record['data']['n_relations']} relations; filtered both-sided realistic ranks on test. "
-          f"Mean ± std over seeds {record['seeds']}. Settings per model: {json.dumps(SETTINGS)}"
-          + (f" (quick: {QUICK_EPOCHS} epochs)" if args.quick else "") + ".\n", _table(rows), "",
-          "| model | MRR ours − PyKEEN | max seed std | throughput ratio ours/PyKEEN |", "|---|---|---|---|"]
-    for model, s in summary.items():
-        md.append(f"| {model} | {s['mrr_diff']:+.4f} | {s['seed_std_max']:.4f} | "
-                  f"{s['throughput_ratio_ours_over_pykeen']:.2f} |")
-    (out_dir / f"{stem}.md").write_text("\n".join(md) + "\n")
-    print("\n".join(md))
+    os.environ.setdefault("REPRO_OFFLINE", "1")
+    reps, data_meta, settings = [], {}, {}
+    with tempfile.TemporaryDirectory() as tmp:
+        npz = {}
+        for graph in args.graphs:
+            arrays, data_meta[graph] = graph_arrays(graph)
+            npz[graph] = Path(tmp) / f"{graph}.npz"
+            np.savez(npz[graph], **arrays)
+        for rep in range(args.reps):
+            for graph in args.graphs:
+                for model in [m for m in GRAPHS[graph]["models"] if not args.models or m in args.models]:
+                    s = _per_model(GRAPHS[graph]["settings"], model) | ({"epochs": args.epochs} if args.epochs else {})
+                    settings[f"{graph}/{model}"] = s
+                    for lib, py in (("ours", sys.executable), ("pykeen", args.pykeen_python)):
+                        cmd = [py, __file__, "--side", lib, "--npz", str(npz[graph]), "--model", model,
+                               "--settings", json.dumps(s), "--seed", str(rep)]
+                        env = dict(os.environ, PYTHONPATH=str(REPO) if lib == "ours" else "", OMP_NUM_THREADS="1",
+                                   MKL_NUM_THREADS="1")
+                        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO)
+                        if proc.returncode != 0:
+                            sys.stderr.write(proc.stderr[-4000:])
+                            raise SystemExit(f"{lib} {graph} {model} rep {rep} failed")
+                        res = json.loads(proc.stdout.strip().splitlines()[-1])
+                        print(f"rep {rep} {graph} {model} {lib}: mrr {res['metrics']['mrr']:.4f} "
+                              f"{res['triples_per_cpu_s']:,.0f} triples/CPU-s (load {res['loadavg_1min_start']})",
+                              flush=True)
+                        reps.append({"impl": f"{lib}:{graph}/{model}", "library": lib, "graph": graph, "model": model,
+                                     "rep": rep, "seed": rep, **res})
+    peer = subprocess.run([args.pykeen_python, "-c", "import pykeen, torch; print(pykeen.__version__, torch.__version__)"],
+                          capture_output=True, text=True).stdout.split()
+    path = bench_record.write(args.name, reps=reps, summary=summarise(reps), settings=settings, data=data_meta,
+                              peers={"pykeen": peer[0] if peer else None, "torch": peer[1] if len(peer) > 1 else None,
+                                     "python": args.pykeen_python},
+                              allow_dirty=args.allow_dirty)
+    print(table(json.loads(path.read_text())))
+    print(f"wrote {path}")
     return 0
 
 
