@@ -264,6 +264,7 @@ def worker(impl: str, dataset: str, seed: int, numeric: str) -> dict:
     import torch
     from sklearn.metrics import roc_auc_score
 
+    load_start = round(os.getloadavg()[0], 2)
     torch.set_num_threads(1)
     torch.manual_seed(seed)
     os.environ["BENCH_SEED"] = str(seed)
@@ -274,7 +275,7 @@ def worker(impl: str, dataset: str, seed: int, numeric: str) -> dict:
         return {"impl": impl, "dataset": dataset, "seed": seed, "numeric": numeric, "bf16": False,
                 "batch_size": s["batch_size"], "torch": torch.__version__, "samples_per_cpu_s": s["batch_size"] / sec,
                 "samples_per_s": float("nan"), "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                "loadavg_1min_end": os.getloadavg()[0]}
+                "loadavg_1min_start": load_start, "loadavg_1min_end": os.getloadavg()[0]}
     if impl == "ours":
         model, step, predict = build_ours(data, meta, s, numeric)
     else:
@@ -284,6 +285,7 @@ def worker(impl: str, dataset: str, seed: int, numeric: str) -> dict:
     lo, hi = meta["windows"]["train"]
     g = torch.Generator().manual_seed(seed)
     out = {"impl": impl, "dataset": dataset, "seed": seed, "numeric": numeric, "params": n_params,
+           "loadavg_1min_start": load_start,
            "bf16": os.environ.get("BENCH_BF16") == "1", "batch_size": bs, "torch": torch.__version__}
     if dataset == "criteo-synth":
         order = lo + torch.randperm(hi - lo, generator=g)
@@ -317,6 +319,84 @@ def worker(impl: str, dataset: str, seed: int, numeric: str) -> dict:
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     out["loadavg_1min_end"] = os.getloadavg()[0]  # the machine is shared: how busy it was
     return out
+
+
+# ---------------------------------------------------------------- where our step's time goes
+PROFILE_STEPS = 20
+OP_GROUPS = {  # torch.profiler self-CPU time of each aten op, grouped by what it does
+    "matrix products (mm, addmm, bmm)": ("aten::mm", "aten::addmm", "aten::bmm"),
+    "elementwise: cross-layer products, ReLU, dropout masks, their backward": (
+        "aten::mul", "aten::clamp_min", "aten::threshold_backward", "aten::ge", "aten::add", "aten::add_",
+        "aten::sub_", "aten::random_", "aten::sum", "aten::cat", "aten::copy_", "aten::fill_", "aten::sigmoid",
+        "aten::binary_cross_entropy_with_logits", "aten::div", "aten::where", "aten::_to_copy"),
+    "embedding lookups and their backward": ("aten::embedding_dense_backward", "aten::_embedding_bag_dense_backward",
+                                             "aten::index", "aten::_embedding_bag", "aten::index_select",
+                                             "aten::embedding"),
+    "optimiser (Adam, zero_grad)": ("aten::_fused_adam_", "aten::_foreach_", "Optimizer.zero_grad#Adam.zero_grad",
+                                    "Optimizer.step#Adam.step", "aten::zero_"),
+}
+
+
+def profile_ours(dataset: str, seed: int) -> dict:
+    """Self-CPU time per step of our training step by operation group (torch.profiler), beside the
+    un-profiled step time and the GEMM floor measured in the same process."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    load_start = round(os.getloadavg()[0], 2)
+    torch.set_num_threads(1)
+    torch.manual_seed(seed)
+    s = SETTINGS[dataset]
+    data, meta = load(dataset)
+    model, step, _ = build_ours(data, meta, s)
+    lo, hi = meta["windows"]["train"]
+    bs = s["batch_size"]
+    order = lo + torch.randperm(hi - lo, generator=torch.Generator().manual_seed(seed))
+    idxs = [order[i:i + bs] for i in range(0, len(order) - bs + 1, bs)]
+    for i in idxs[:5]:
+        step(i)
+    c0 = time.process_time()
+    for i in idxs:
+        step(i)
+    step_ms = 1000 * (time.process_time() - c0) / len(idxs)
+    floor_ms = 1000 * gemm_floor(data, meta, s)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for i in idxs[:PROFILE_STEPS]:
+            step(i)
+    groups = {g: 0.0 for g in OP_GROUPS} | {"other": 0.0}
+    for ev in prof.key_averages():
+        ms = ev.self_cpu_time_total / 1000 / PROFILE_STEPS
+        name = next((g for g, ops in OP_GROUPS.items() if ev.key in ops or any(ev.key.startswith(o) for o in ops
+                                                                                  if o.endswith("_"))), "other")
+        groups[name] += ms
+    return {"seed": seed, "dataset": dataset, "step_ms": step_ms, "gemm_floor_ms": floor_ms,
+            "profiled_ms_by_group": groups, "loadavg_1min_start": load_start,
+            "loadavg_1min_end": round(os.getloadavg()[0], 2)}
+
+
+def profile_summary(reps: list[dict]) -> dict:
+    import statistics as st
+
+    groups = list(reps[0]["profiled_ms_by_group"])
+    total = st.median(sum(r["profiled_ms_by_group"].values()) for r in reps)
+    return {"step_ms_median": st.median(r["step_ms"] for r in reps),
+            "gemm_floor_ms_median": st.median(r["gemm_floor_ms"] for r in reps),
+            "profiled_step_ms_median": total,
+            "by_group_ms_median": {g: st.median(r["profiled_ms_by_group"][g] for r in reps) for g in groups},
+            "by_group_share": {g: st.median(r["profiled_ms_by_group"][g] / sum(r["profiled_ms_by_group"].values())
+                                            for r in reps) for g in groups}}
+
+
+def profile_table(s: dict) -> str:
+    lines = [f"Our step: {s['step_ms_median']:.2f} ms (un-profiled), GEMM floor {s['gemm_floor_ms_median']:.2f} ms "
+             f"(step / floor = {s['step_ms_median'] / s['gemm_floor_ms_median']:.2f}).", "",
+             "| operation group | share of the profiled step | ≈ ms of the un-profiled step |", "|---|---:|---:|"]
+    for g in s["by_group_ms_median"]:
+        share = s["by_group_share"][g]
+        lines.append(f"| {g} | {100 * share:.0f}% | {share * s['step_ms_median']:.2f} |")
+    lines.append("\n(The profiler times each op by the wall clock, which a loaded machine stretches; the shares are "
+                 "what it measures, the ms column scales them to the step's CPU time.)")
+    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------- parent: run everything, one at a time
@@ -376,7 +456,8 @@ def main() -> None:
     ap.add_argument("--bf16", action="store_true", help="also run ours under bf16 autocast")
     ap.add_argument("--cap", type=int, default=1_000_000)
     ap.add_argument("--rows", type=int, default=4096 * 23)
-    ap.add_argument("--out", default=str(REPO / "results" / "benchmarks" / "ctr_throughput.json"))
+    ap.add_argument("--impls", nargs="+", default=["ours", "fuxictr", "deepctr", "gemm-floor"])
+    ap.add_argument("--allow-dirty", action="store_true")
     args = ap.parse_args()
     prepare(args.cap, args.rows)
     me, peers = sys.executable, args.peers_python
@@ -389,42 +470,61 @@ def main() -> None:
             if rep >= (args.ml_reps if dataset == "ml-100k-ctr" else args.reps):
                 continue
             for impl, py, numeric in variants + [("gemm-floor", me, "embed")]:
-                runs.append(run_one(py, impl, dataset, rep, numeric))
+                if impl in args.impls:
+                    runs.append(run_one(py, impl, dataset, rep, numeric))
             if args.bf16:
                 runs.append(run_one(me, "ours", dataset, rep, bf16=True))
-    finalize(runs, Path(args.out), peers, args.cap, args.rows)
+    finalize(runs, peers, args.cap, args.rows, allow_dirty=args.allow_dirty)
 
 
-def finalize(runs: list[dict], out: Path, peers_python: str, cap: int, rows: int) -> None:
-    """Write the JSON record and the markdown table beside it."""
-    md = table(runs)
-    print(md)
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "")
-    record = {"benchmark": "ctr_throughput", "settings": SETTINGS, "cap": cap, "rows": rows, "interleaved": True,
-              "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "cpu": cpu, "threads": 1,
-              "runs": runs, "table_md": md,
-              "peers": subprocess.run([peers_python, "-m", "pip", "freeze"], capture_output=True,
-                                      text=True).stdout.split()}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=1))
-    out.with_suffix(".md").write_text(md + "\n")
+def summary(runs: list[dict]) -> dict:
+    """Per dataset: each implementation's ratio to FuxiCTR in samples per CPU-second (ratio of medians and
+    the range of per-rep ratios, rep = seed, run back to back), and the test AUC difference."""
+    import statistics as st
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from record import ratio_summary
+
+    out = {}
+    for data in sorted({r["dataset"] for r in runs}):
+        rows = [dict(r, impl=label(r), rep=r["seed"]) for r in runs if r["dataset"] == data]
+        for impl in sorted({r["impl"] for r in rows} - {"fuxictr"}):
+            e = {"vs_fuxictr": ratio_summary(rows, impl, "fuxictr", "samples_per_cpu_s")}
+            a = [r["test_auc"] for r in rows if r["impl"] == impl and "test_auc" in r]
+            b = [r["test_auc"] for r in rows if r["impl"] == "fuxictr" and "test_auc" in r]
+            if a and b:
+                e["test_auc"], e["test_auc_fuxictr"], e["delta_auc"] = st.mean(a), st.mean(b), st.mean(a) - st.mean(b)
+            out[f"{data}/{impl}"] = e
+    return out
+
+
+def finalize(runs: list[dict], peers_python: str, cap: int, rows: int, allow_dirty: bool = False) -> None:
+    """Write the record through benchmarks/record.py and print the table."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import record as bench_record
+
+    print(table(runs))
+    reps = [dict(r, impl=label(r), rep=r["seed"]) for r in runs]
+    bench_record.write("ctr_throughput", reps=reps, summary=summary(runs),
+                       settings={"models": SETTINGS, "cap": cap, "rows": rows, "interleaved": True},
+                       peers={"python": peers_python, "freeze": subprocess.run(
+                           [peers_python, "-m", "pip", "freeze"], capture_output=True, text=True).stdout.split()},
+                       allow_dirty=allow_dirty)
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[1] == "report":  # re-render the table of a finished record
         rec = json.loads(Path(sys.argv[2]).read_text())
-        print(table(rec["runs"]))
-    elif len(sys.argv) > 2 and sys.argv[1] == "collect":  # a record from the per-run JSON lines of a (cut) log
-        runs = [json.loads(line) for line in open(sys.argv[2]) if line.startswith('{"impl"')]
-        finalize(runs, REPO / "results" / "benchmarks" / "ctr_throughput.json", "/tmp/ctr-peers-venv/bin/python",
-                 1_000_000, 4096 * 23)
-    elif len(sys.argv) > 1 and sys.argv[1] == "add-floor":  # add GEMM-floor runs to a finished record
-        path = REPO / "results" / "benchmarks" / "ctr_throughput.json"
-        rec = json.loads(path.read_text())
-        reps = int(sys.argv[2]) if len(sys.argv) > 2 else 3
-        rec["runs"] += [run_one(sys.executable, "gemm-floor", d, r) for r in range(reps)
-                        for d in ("ml-100k-ctr", "criteo-synth")]
-        finalize(rec["runs"], path, "/tmp/ctr-peers-venv/bin/python", rec["cap"], rec["rows"])
+        print(table(rec.get("reps") or rec["runs"]))
+    elif len(sys.argv) > 1 and sys.argv[1] == "profile":  # our ML-100K step by operation vs the GEMM floor
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import record as bench_record
+        prepare(1_000_000, 4096 * 23) if not (WORK / "ml-100k-ctr.npz").exists() else None
+        reps = [dict(profile_ours("ml-100k-ctr", seed), impl="ours-profile", rep=seed) for seed in range(3)]
+        bench_record.write("ctr_profile", reps=reps, summary=profile_summary(reps),
+                           settings={"model": SETTINGS["ml-100k-ctr"], "steps": PROFILE_STEPS},
+                           allow_dirty="--allow-dirty" in sys.argv)
+        print(profile_table(profile_summary(reps)))
     elif len(sys.argv) > 1 and sys.argv[1] == "worker":
         ap = argparse.ArgumentParser()
         ap.add_argument("cmd")
