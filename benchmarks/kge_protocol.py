@@ -50,7 +50,7 @@ def _mean_std(xs):
     return statistics.mean(xs), (statistics.stdev(xs) if len(xs) > 1 else 0.0)
 
 
-def link_prediction(seeds: list[int], log) -> list[dict]:
+def link_prediction(seeds: list[int], log, models=LP_MODELS) -> list[dict]:
     from reprorec import config as C
     from reprorec.ctr.run import data_from_cfg
     from reprorec.papers.transra.graph import build_graph
@@ -59,7 +59,7 @@ def link_prediction(seeds: list[int], log) -> list[dict]:
 
     rows = []
     data = graph = None
-    for model in LP_MODELS:
+    for model in models:
         raw = C.load(REPO / f"reprorec/papers/transra/configs/ml-100k-ctr-graph-lp-{model}.yaml")
         for name, (typed, cands) in PROTOCOLS.items():
             cfg = C.resolve(raw, "full", [f"kge.train.typed_negatives={str(typed).lower()}", f"kge.eval_candidates={cands}"])
@@ -158,6 +158,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("what", nargs="?", default="run", choices=["run", "report"])
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--downstream-seeds", type=int, default=None, help="seeds of the downstream arms (default --seeds)")
+    ap.add_argument("--lp-models", nargs="+", default=list(LP_MODELS), choices=list(LP_MODELS))
     ap.add_argument("--parts", nargs="+", default=["lp", "downstream"], choices=["lp", "downstream"])
     ap.add_argument("--name", default="kge_protocol")
     ap.add_argument("--allow-dirty", action="store_true")
@@ -181,8 +183,9 @@ def main(argv=None) -> int:
     def log(msg):
         print(msg, flush=True)
     seeds = list(range(args.seeds))
-    rows = (link_prediction(seeds, log) if "lp" in args.parts else []) + \
-        (downstream(seeds, log) if "downstream" in args.parts else [])
+    down_seeds = list(range(args.downstream_seeds if args.downstream_seeds is not None else args.seeds))
+    rows = (link_prediction(seeds, log, args.lp_models) if "lp" in args.parts else []) + \
+        (downstream(down_seeds, log) if "downstream" in args.parts else [])
     summary = {"link_prediction": lp_summary([r for r in rows if r["part"] == "lp"]),
                "choice": choose([r for r in rows if r["part"] == "downstream"]),
                "rule": __doc__.split("RULE, fixed before any of these runs: ")[1].split("\n\nRuns go")[0]}
@@ -190,7 +193,8 @@ def main(argv=None) -> int:
         r.setdefault("impl", r["protocol"])
         r.setdefault("rep", r["seed"])
     path = bench_record.write(args.name, reps=rows, summary=summary,
-                              settings={"protocols": PROTOCOLS, "current": CURRENT, "seeds": seeds, "profile": "full"},
+                              settings={"protocols": PROTOCOLS, "current": CURRENT, "seeds": seeds,
+                                        "downstream_seeds": down_seeds, "lp_models": args.lp_models, "profile": "full"},
                               data={"dataset": "ml-100k-ctr (graph: pretraining window)"}, allow_dirty=args.allow_dirty)
     print(table(json.loads(path.read_text())))
     print(f"wrote {path}")
