@@ -62,7 +62,7 @@ def write(name: str, *, reps: list[dict], summary: dict, settings: dict, data: d
               "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
               "code": code, "env": environment(), "hardware": hardware(), "threads": threads,
               "settings": settings, "data": data or {}, "peers": peers or {}, "reps": reps,
-              "load": {"min": min(loads), "max": max(loads), "median": statistics.median(loads)} if loads else {},
+              "load": {"min": min(loads), "max": max(loads), "median": round(statistics.median(loads), 2)} if loads else {},
               "summary": summary}
     out_dir = Path(out_dir or REPO / "results" / "benchmarks")
     out_dir.mkdir(parents=True, exist_ok=True)
