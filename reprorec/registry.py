@@ -1,4 +1,5 @@
-"""Names -> methods and experiments. Papers register themselves; nothing here knows a paper.
+"""Names -> things: one `Resolver` class for every name lookup (methods, KGE models, CTR models), and
+the method/experiment registry built on it. Papers register themselves; nothing here knows a paper.
 
 A *method* is a function ``run(cfg, ctx) -> RunResult`` registered under (paper, method name),
 optionally with a ``search_space(trial) -> overrides`` for the Optuna harness. An *experiment*
@@ -10,9 +11,62 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Generic, Iterator, TypeVar
 
+T = TypeVar("T")
 PAPERS_DIR = Path(__file__).resolve().parent / "papers"
+
+
+class Resolver(Generic[T]):
+    """name -> class (or function), after PyKEEN's class_resolver, in small.
+
+    Names are matched normalised (case, '-', '_' and spaces ignored: 'TransRA', 'trans-ra' and
+    'transra' are one name); an unknown name raises a one-line KeyError that lists the known ones;
+    two different names that normalise alike are refused (registering the same name again replaces
+    it, e.g. on a module reload).
+    """
+
+    def __init__(self, kind: str, items: dict[str, T] | None = None):
+        self.kind = kind
+        self._items: dict[str, tuple[str, T]] = {}
+        for name, value in (items or {}).items():
+            self.register(name, value)
+
+    @staticmethod
+    def normalize(name: str) -> str:
+        return "".join(ch for ch in str(name).lower() if ch not in "-_ ")
+
+    def register(self, name: str, value: T) -> T:
+        key = self.normalize(name)
+        if key in self._items and self._items[key][0] != name:
+            raise ValueError(f"{self.kind} {name!r} clashes with {self._items[key][0]!r} (same normalised name)")
+        self._items[key] = (name, value)
+        return value
+
+    def unregister(self, name: str) -> None:
+        self._items.pop(self.normalize(name), None)
+
+    def lookup(self, name: str) -> T:
+        try:
+            return self._items[self.normalize(name)][1]
+        except KeyError:
+            raise KeyError(f"unknown {self.kind} {name!r}; known: {', '.join(self.names())}") from None
+
+    def make(self, name: str, *args, **kwargs):
+        """``lookup(name)(*args, **kwargs)``: build an instance of the named class."""
+        return self.lookup(name)(*args, **kwargs)
+
+    def names(self) -> list[str]:
+        return sorted(name for name, _ in self._items.values())
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.normalize(name) in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 @dataclass(frozen=True)
@@ -24,15 +78,21 @@ class Method:
     doc: str = ""
 
 
-_METHODS: dict[tuple[str, str], Method] = {}
+_METHODS: dict[str, Resolver[Method]] = {}  # paper -> its methods
 
 
 def register(paper: str, name: str, search_space: Callable | None = None):
     """Decorator: ``@register("r3", "r3")`` on ``def run(cfg, ctx) -> RunResult``."""
     def deco(fn):
-        _METHODS[(paper, name)] = Method(paper, name, fn, search_space, (fn.__doc__ or "").strip())
+        methods_of = _METHODS.setdefault(paper, Resolver(f"{paper} method"))
+        methods_of.register(name, Method(paper, name, fn, search_space, (fn.__doc__ or "").strip()))
         return fn
     return deco
+
+
+def unregister(paper: str, name: str) -> None:
+    if paper in _METHODS:
+        _METHODS[paper].unregister(name)
 
 
 def papers() -> list[str]:
@@ -46,15 +106,12 @@ def papers() -> list[str]:
 def method(paper: str, name: str) -> Method:
     if paper not in papers():
         raise KeyError(f"unknown paper {paper!r}; known: {', '.join(papers())}")
-    if (paper, name) not in _METHODS:
-        known = sorted(m for p, m in _METHODS if p == paper)
-        raise KeyError(f"unknown method {name!r} for paper {paper!r}; known: {', '.join(known)}")
-    return _METHODS[(paper, name)]
+    return _METHODS.get(paper, Resolver(f"{paper} method")).lookup(name)
 
 
 def methods(paper: str | None = None) -> list[Method]:
     papers()
-    return [m for (p, _), m in sorted(_METHODS.items()) if paper is None or p == paper]
+    return [_METHODS[p].lookup(m) for p in sorted(_METHODS) if paper is None or p == paper for m in _METHODS[p]]
 
 
 def config_files(paper: str) -> list[Path]:

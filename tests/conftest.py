@@ -27,9 +27,10 @@ def _isolated_outputs(tmp_path, monkeypatch):
 
 @pytest.fixture
 def data_dir() -> Path:
-    if not SHARED_DATA.exists():
-        pytest.fail(f"shared data not found at {SHARED_DATA}; tests need ../shared/data beside the repo")
-    return SHARED_DATA
+    path = Path(os.environ["REPRO_DATA_DIR"])
+    if not path.exists():
+        pytest.fail(f"shared data not found at {path}; tests need $REPRO_DATA_DIR or ../shared/data beside the repo")
+    return path
 
 
 @pytest.fixture

@@ -208,7 +208,7 @@ def bad_method(tmp_path):
         (tmp_path / f"ml-100k-{name}.yaml").write_text(yaml.safe_dump(cfg))
     yield calls
     for name in spaces:
-        registry._METHODS.pop(("baselines", name))
+        registry.unregister("baselines", name)
 
 
 @pytest.mark.parametrize("method,param,words", [("_bad-range", "train.lr", "low"), ("_log-zero", "model.reg", "log")])
@@ -227,7 +227,7 @@ def test_invalid_search_space_fails_before_any_trial(bad_method, tmp_path, capsy
         try:
             search_space("baselines", "_no-space")
         finally:
-            registry._METHODS.pop(("baselines", "_no-space"))
+            registry.unregister("baselines", "_no-space")
 
 
 class _PruneFirst(optuna.pruners.BasePruner):

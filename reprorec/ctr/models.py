@@ -12,6 +12,7 @@ from torch import nn
 
 from .embedding import FeatureEmbedding
 from ..data.ctr_schema import FeatureSchema
+from ..registry import Resolver
 
 
 class CrossNetV2(nn.Module):
@@ -170,11 +171,9 @@ class DCNv2(CTRModel):
         return torch.cat([self.cross(x), self.dnn(x)], dim=-1)
 
 
-MODELS = {"dcnv2": DCNv2, "dnn": DNN}
+MODELS: Resolver[type[CTRModel]] = Resolver("CTR model", {"dcnv2": DCNv2, "dnn": DNN})
 
 
 def build_model(name: str, schema: FeatureSchema, **kw) -> CTRModel:
     """``build_model('dcnv2', schema, embed_dim=16, cross_layers=3, hidden=[400,400,400], dropout=0.1)``."""
-    if name not in MODELS:
-        raise KeyError(f"unknown CTR model {name!r}; known: {', '.join(MODELS)}")
-    return MODELS[name](schema, **kw)
+    return MODELS.make(name, schema, **kw)

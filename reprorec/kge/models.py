@@ -26,6 +26,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..registry import Resolver
+
 
 def _xavier_rows(weight: torch.Tensor, normalise: bool = False) -> None:
     """PyKEEN's ``xavier_uniform_`` for embedding tables: U(-a, a), a = sqrt(6 / row length);
@@ -228,14 +230,9 @@ class TransRA(TransR):
         return torch.where(self.anchor_mask[r][..., None, None], self.eye, m)
 
 
-MODELS: dict[str, type[KGEModel]] = {"transe": TransE, "transr": TransR, "transra": TransRA}
+MODELS: Resolver[type[KGEModel]] = Resolver("KGE model", {"transe": TransE, "transr": TransR, "transra": TransRA})
 
 
 def build_model(name: str, n_entities: int, n_relations: int, dim: int, **kw) -> KGEModel:
-    """Registry lookup (PyKEEN style): ``build_model('transr', E, R, 64, relation_dim=32)``."""
-    key = name.lower()
-    if key not in MODELS:
-        raise KeyError(f"unknown KGE model {name!r}; known: {', '.join(MODELS)}")
-    if key != "transra":
-        kw.pop("anchor_relations", None)
-    return MODELS[key](n_entities, n_relations, dim, **kw)
+    """``build_model('transr', E, R, 64, relation_dim=32)``; TransRA also takes ``anchor_relations=[ids]``."""
+    return MODELS.make(name, n_entities, n_relations, dim, **kw)

@@ -3,21 +3,16 @@
 Both facets see only the pretraining window (``CTRData.pretrain``, real interactions, no sampled
 negatives), never the ranking-train/val/test windows. Rows of IDs absent from that window carry
 no pretrained information and are re-drawn from the ranker's own scratch init N(0, init_std).
-Results are cached per (dataset split, facet config, seed) so the eight experiments of one seed
-pretrain each facet once.
+Results are cached (``reprorec.cache``) per (dataset split, facet config, seed, code) so the eight
+experiments of one seed pretrain each facet once.
 """
 from __future__ import annotations
-
-import hashlib
-import json
 
 import torch
 
 from reprorec import config as C
-from reprorec.data.base import cache_dir
+from reprorec.cache import cached
 from reprorec.data.ctr import CTRData
-from reprorec.records import source_fingerprint
-from reprorec.train import isolated_rng
 
 from .contrastive import pretrain_contrastive
 from .graph import ml100k_genres, pretrain_graph
@@ -82,18 +77,14 @@ def facet_vectors(facet: str, data: CTRData, cfg: dict, seed: int) -> tuple[dict
     """{'user': (n_users, d), 'item': (n_items, d)} for ``facet``, cached; plus info for the record."""
     spec = dict(C.get(cfg, f"facets.{facet}"))
     init_std = float(C.get(cfg, "model.init_std", 1e-2))
-    key = json.dumps({"facet": facet, "spec": spec, "data": data.split_fingerprint, "name": data.name, "seed": seed,
-                      "init_std": init_std, "code": source_fingerprint(*FACET_CODE)}, sort_keys=True)
-    path = cache_dir() / "mflet" / f"{facet}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"
-    if path.exists():
-        blob = torch.load(path, weights_only=True)
-        return blob["vectors"], {**blob["info"], "cached": True}
-    with isolated_rng(seed):  # a cache hit and a miss leave the run's own random stream alike
+
+    def compute() -> dict:
         vec, info = PRETRAIN[facet](data, spec, seed)
         vec = {f: _finalize(vec[f], _seen(data, f), spec.get("init_norm"), init_std, seed + k)
                for k, f in enumerate(("user", "item"))}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save({"vectors": vec, "info": info}, tmp)
-    tmp.replace(path)
-    return vec, info
+        return {"vectors": vec, "info": info}
+
+    inputs = {"facet": facet, "spec": spec, "data": data.split_fingerprint, "name": data.name, "seed": seed,
+              "init_std": init_std}
+    blob, hit = cached("mflet", facet, inputs=inputs, code=FACET_CODE, seed=seed, compute=compute)
+    return blob["vectors"], {**blob["info"], "cached": True} if hit else blob["info"]
