@@ -35,8 +35,7 @@ from reprorec import registry  # noqa: E402
 from reprorec.records import code_state, environment, hardware, results_dir  # noqa: E402
 from reprorec.train import set_threads  # noqa: E402
 from reprorec.papers.r3 import data as D  # noqa: E402
-from reprorec.papers.r3.models import NeuMF  # noqa: E402
-from reprorec.papers.r3.textnets import NARRE, DeepCoNN  # noqa: E402
+from reprorec.papers.r3.models import NARRE, DeepCoNN, NeuMF  # noqa: E402
 
 
 def build_models(dataset: str, profile: str) -> tuple[dict, D.ReviewData]:
@@ -79,7 +78,7 @@ class CachedTowers(torch.nn.Module):
 
     @staticmethod
     def _tower(model, side: str, ids):
-        from reprorec.papers.r3.textnets import trim
+        from reprorec.papers.r3.models import trim
 
         fc, cnn = getattr(model, f"{side}_fc"), getattr(model, f"{side}_cnn")
         if isinstance(model, DeepCoNN):

@@ -132,7 +132,7 @@ def bench_set(model, make_batches, batch_sizes, n_batches, device, workdir: Path
 
 def proxy_set(dataset: str, seed: int):
     """Train the MF-LET model with both facets (finetuned) on ``dataset``; return (model, batch maker, AUC fn, info)."""
-    from reprorec.papers.mflet.serving import trained_proxy  # the paper's own training path
+    from reprorec.papers.mflet.methods import trained_proxy  # the paper's own training path
 
     return trained_proxy(dataset, seed)
 

@@ -5,7 +5,7 @@ import math
 
 import torch
 
-from reprorec.papers.mflet.contrastive import in_batch_softmax_loss, pretrain_contrastive
+from reprorec.papers.mflet.models import in_batch_softmax_loss, pretrain_contrastive
 
 
 def test_contrastive_loss_3x3_by_hand():
@@ -87,7 +87,7 @@ def test_pretrain_graph_edges_by_hand():
 
     from reprorec.data.ctr import CTRData
     from reprorec.data.ctr_schema import FeatureSchema, IdField
-    from reprorec.papers.mflet.graph import pretrain_graph
+    from reprorec.papers.mflet.data import pretrain_graph
 
     pre = pd.DataFrame({"user_row": [1, 2, 1], "item_row": [1, 1, 2], "label": [1, 0, 1], "rating": [5.0, 2.0, 4.0]})
     data = CTRData("toy", FeatureSchema([IdField("user", 3), IdField("item", 3)]), {}, {}, pre, {}, "fp")

@@ -17,8 +17,7 @@ from reprorec.data import DatasetError, LoadedTable
 from reprorec.data.splits import random_split
 from reprorec.experiment import run_experiment
 from reprorec.papers.r3 import data as D
-from reprorec.papers.r3.models import R3, NeuMF
-from reprorec.papers.r3.textnets import NARRE, DeepCoNN
+from reprorec.papers.r3.models import NARRE, R3, DeepCoNN, NeuMF
 
 WORDS = [f"w{k}" for k in range(40)]
 
@@ -175,7 +174,7 @@ def test_malformed_review_line_is_named(tmp_path, monkeypatch):
 
 
 def test_trimming_padding_does_not_change_text_cnn_output():
-    from reprorec.papers.r3.textnets import TextCNN, trim
+    from reprorec.papers.r3.models import TextCNN, trim
 
     torch.manual_seed(0)
     cnn = TextCNN(torch.nn.Embedding(10, 4, padding_idx=0), n_filters=5, kernel=3)

@@ -9,7 +9,7 @@ from reprorec.kge import TransRA
 from reprorec.ctr import load_ctr
 from reprorec.ctr.run import model_from_cfg
 from reprorec.registry import config_files
-from reprorec.papers.transra.graph import build_graph
+from reprorec.papers.transra.data import build_graph
 from reprorec.papers.transra.pretrain import _build, kge_settings
 from reprorec.papers.transra.models import KGEAttention, KGEFeatures, init_id_tables, kge_vectors
 

@@ -1,6 +1,10 @@
 """Foundation baselines: the two runs that prove the whole path (data -> split -> Lightning ->
 record -> leaderboard). Biased MF on MovieLens 100K is also the baseline the tuning harness and
 R3 compare against; logistic regression on the 900-row Criteo slice is a pipeline check only.
+
+CTR backbone baselines: DCNv2 and a plain DNN on the shared CTR backbone (reprorec/ctr) give the
+backbone its own numbers (ML-100K CTR proxy, Criteo 10k); the paper experiments that build on it
+(pretrained ID embeddings) live in reprorec/papers/transra and reprorec/papers/mflet.
 """
 from __future__ import annotations
 
@@ -8,12 +12,13 @@ from reprorec import config as C
 from reprorec.data import criteo, movielens
 from reprorec.data.splits import fingerprint, make_split
 from reprorec.lightning_glue import SupervisedModule, make_loader
-from reprorec.rating import BiasedMF, RatingData
+from reprorec.rating import RatingData
 from reprorec.data.ctr_features import CategoricalEncoder, criteo_numeric
-from reprorec.ctr.linear import LogisticRegression
+from reprorec.ctr.run import data_from_cfg, fit_ctr, model_from_cfg
 from reprorec.registry import register
 from reprorec.train import RunContext, RunResult, fit_evaluate
 
+from .models import BiasedMF, LogisticRegression
 
 
 def _loaders(tensors: dict, cfg: dict, seed: int) -> dict:
@@ -80,4 +85,26 @@ def run_logreg(cfg: dict, ctx: RunContext) -> RunResult:
     metrics, epochs = fit_evaluate(module, _loaders(tensors, cfg, ctx.seed), cfg, ctx)
     return RunResult(metrics, files, fingerprint(split), epochs, test_rows=module.test_rows)
 
-from . import ctr  # noqa: E402,F401  (registers dcnv2 / dnn on the CTR backbone)
+
+def ctr_search_space(trial) -> dict:
+    return {"model": {"embed_dim": trial.suggest_categorical("model.embed_dim", [8, 16, 32]),
+                      "dropout": trial.suggest_float("model.dropout", 0.0, 0.5)},
+            "train": {"lr": trial.suggest_float("train.lr", 3e-4, 1e-2, log=True),
+                      "weight_decay": trial.suggest_float("train.weight_decay", 1e-7, 1e-3, log=True)}}
+
+
+def _run(arch: str, cfg: dict, ctx: RunContext) -> RunResult:
+    data = data_from_cfg(cfg)
+    return fit_ctr(model_from_cfg(cfg, data.schema, arch), data, cfg, ctx)
+
+
+@register("baselines", "dcnv2", search_space=ctr_search_space)
+def run_dcnv2(cfg: dict, ctx: RunContext) -> RunResult:
+    """DCNv2 (Wang et al. 2021), parallel cross network + MLP, with sparse large ID tables."""
+    return _run("dcnv2", cfg, ctx)
+
+
+@register("baselines", "dnn", search_space=ctr_search_space)
+def run_dnn(cfg: dict, ctx: RunContext) -> RunResult:
+    """Plain MLP over the same embeddings: the interaction-free baseline for DCNv2."""
+    return _run("dnn", cfg, ctx)

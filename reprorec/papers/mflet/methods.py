@@ -8,17 +8,24 @@
 
 ``-frozen`` keeps the pretrained tables fixed (their projections still train); otherwise the tables
 are finetuned with the ranking loss (sparse Adam on the looked-up rows).
+
+The MF-LET proxy model for the serving benchmark: train arm (5) and hand back model + request batches.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
+import torch
+
 from reprorec import config as C
 from reprorec.ctr.run import fit_ctr
-from reprorec.registry import register
+from reprorec.registry import find_config, register
 from reprorec.train import RunContext, RunResult
 
 from .data import load_data
-from .facets import facet_vectors
+from .pretrain import facet_vectors
 from .models import MFLETRanker, schema_to_dict
+
 
 ARMS = {"no-id": (), "scratch": ("scratch",), "contrastive": ("contrastive",), "kge": ("kge",),
         "both": ("contrastive", "kge")}
@@ -88,3 +95,27 @@ for _arm, _facets in ARMS.items():
     _register(_arm, _facets, False)
     if _arm in ("contrastive", "kge", "both"):
         _register(f"{_arm}-frozen", _facets, True)
+
+
+def trained_proxy(dataset: str, seed: int = 0, profile: str = "full", run_dir: str = "runs/serving-proxy"):
+    """Train 'both' (finetuned) on ``dataset``; -> (model, make_batches(size, n), test window, info)."""
+    from pathlib import Path
+
+    cfg = C.resolve(C.load(find_config("mflet", dataset, "both")), profile)
+    ctx = replace(RunContext(), seed=seed, run_dir=Path(run_dir), progress=False)
+    torch.manual_seed(seed)
+    model, data, result = train_arm(cfg, ctx, ARMS["both"], frozen=False)
+    model.eval()
+    test = {k: v for k, v in data.windows["test"].items()}
+    n = len(test["y"])
+
+    def make_batches(size: int, count: int):
+        out = []
+        for k in range(count):
+            idx = (torch.arange(size) + k * size) % n  # request batches cycle through the test window
+            out.append({key: v[idx] for key, v in test.items()})
+        return out
+
+    info = {"dataset": dataset, "seed": seed, "profile": profile, "metrics": result.metrics,
+            "tables": {name: list(t.weight.shape) for name, t in model.tables.items()}}
+    return model, make_batches, test, info

@@ -18,8 +18,7 @@ from reprorec.registry import register
 from reprorec.train import RunContext, RunResult, fit_evaluate
 
 from . import data as D
-from .models import R3, NeuMF
-from .textnets import NARRE, DeepCoNN
+from .models import NARRE, R3, DeepCoNN, NeuMF
 
 PAPER = "r3"
 

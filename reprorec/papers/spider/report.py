@@ -1,20 +1,27 @@
-"""Numbers for the README, computed from result records (and, for context, trivial predictors).
+"""Numbers and figures for the README, computed from result records (and, for context, trivial predictors).
 
   python -m reprorec.papers.spider.report [--write-readme]   markdown tables: per dataset/profile, method x (metric mean ± std, n),
                                             seq-vs-vectorized deltas, the constant predictors on ACC, the
                                             authors' ACC number beside ours, and the update throughput
                                             before/after the factored update (benchmark records)
+  python -m reprorec.papers.spider.report --figures          running test curves (metric at every 5% of the stream)
+                                            -> leaderboards/spider/curves-<dataset>-<profile>.png
+
+Curves: mean ± std over seeds of the recorded curve. Offline CP has no stream: its final test metric
+is drawn as a dashed horizontal line (a non-streaming reference).
 """
 from __future__ import annotations
 
 import json
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from reprorec import config as C
 from reprorec.records import REPO_ROOT, iter_records
+from reprorec.papers import report_dir
 from reprorec.registry import PAPERS_DIR
 
 from .data import build_stream, evaluate
@@ -136,6 +143,53 @@ def results_section() -> str:
     ])
 
 
+def curves():
+    """{(dataset, profile): {method: [records with a running test curve]}}."""
+    groups = defaultdict(lambda: defaultdict(list))
+    for rec in iter_records():
+        if rec["paper"] == "spider" and rec.get("curve") and rec["profile"] in ("full", "prefix", "quick"):
+            groups[(rec["dataset"], rec["profile"])][rec["method"]].append(rec)
+    return groups
+
+
+def plot_curves(dataset: str, profile: str, by_method: dict, out_dir: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    metric = None
+    for method, recs in sorted(by_method.items()):
+        metric = recs[0]["config"]["metric"]["name"]
+        if method == "cp-offline":
+            vals = [r["metrics"]["test"][metric] for r in recs]
+            ax.axhline(np.mean(vals), ls="--", color="grey", label=f"cp-offline (final, n={len(vals)})")
+            continue
+        curves = [np.asarray(r["curve"], dtype=float) for r in recs]
+        n = min(len(c) for c in curves)
+        x = curves[0][:n, 0]
+        ys = np.stack([c[:n, 1] for c in curves])
+        mean, std = ys.mean(0), ys.std(0)
+        ax.plot(x, mean, marker="o", ms=2, label=f"{method} (n={len(recs)})")
+        ax.fill_between(x, mean - std, mean + std, alpha=0.2)
+    ax.set_xlabel("fraction of the training stream processed")
+    ax.set_ylabel(f"test {metric}" + (" (standardised)" if metric == "rmse" else ""))
+    ax.set_title(f"SPIDER reproduction · {dataset} · {profile}", fontsize=10)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"curves-{dataset}-{profile}.png"
+    fig.savefig(path, format="png", metadata={"Software": None})
+    plt.close(fig)
+    return path
+
+
+def write_figures() -> list[Path]:
+    return [plot_curves(dataset, profile, by_method, report_dir("spider"))
+            for (dataset, profile), by_method in sorted(curves().items()) if profile != "quick"]
+
+
 README = PAPERS_DIR / "spider" / "README.md"
 START, END = "<!-- report:start (python -m reprorec.papers.spider.report --write-readme) -->", "<!-- report:end -->"
 
@@ -150,7 +204,9 @@ def write_readme() -> None:
 if __name__ == "__main__":
     import sys
 
-    if "--write-readme" in sys.argv:
+    if "--figures" in sys.argv:
+        print("\n".join(map(str, write_figures())))
+    elif "--write-readme" in sys.argv:
         write_readme()
     else:
         print(results_section())

@@ -27,7 +27,7 @@ from reprorec.ctr.run import data_from_cfg, fit_ctr, model_from_cfg
 from reprorec.registry import register
 from reprorec.train import RunContext, RunResult
 
-from .graph import build_graph
+from .data import build_graph
 from .pretrain import kge_settings, pretrained_kge
 from .models import KGEAttention, KGEFeatures, init_id_tables, kge_vectors
 

@@ -23,7 +23,7 @@ from torch import nn
 
 from reprorec.kge import KGEModel
 
-from .graph import Graph
+from .data import Graph
 
 
 def _rows(entity_of_row: torch.Tensor, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

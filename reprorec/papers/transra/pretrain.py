@@ -16,10 +16,11 @@ from reprorec import config as C
 from reprorec.cache import cached
 from reprorec.kge import MODELS, KGEModel, KGETrainConfig, KnownTriples, TransRA, build_model, evaluate, split_triples, train_kge
 
-from .graph import ANCHOR_RELATIONS, Graph
+from .data import ANCHOR_RELATIONS, Graph
 
 # the code a cached KGE depends on: editing any of it retrains instead of reusing a stale cache
-KGE_CODE = ("reprorec/kge", "reprorec/ctr", "reprorec/data", "reprorec/papers/transra/graph.py", "reprorec/papers/transra/pretrain.py")
+KGE_CODE = ("reprorec/kge", "reprorec/ctr", "reprorec/data", "reprorec/cache.py", "reprorec/papers/transra/data.py",
+            "reprorec/papers/transra/pretrain.py")
 
 
 @dataclass

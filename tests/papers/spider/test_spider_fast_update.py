@@ -7,7 +7,7 @@ import copy
 import pytest
 import torch
 
-from reprorec.papers.spider.adf import ADFModel
+from reprorec.papers.spider.models import ADFModel
 from reprorec.papers.spider.models import Spider
 
 D = torch.float64

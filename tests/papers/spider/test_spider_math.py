@@ -8,7 +8,7 @@ import pytest
 import torch
 from scipy import integrate, stats
 
-from reprorec.papers.spider.adf import ADFModel, moment_match
+from reprorec.papers.spider.models import ADFModel, moment_match
 from reprorec.papers.spider.models import Spider, StreamingCP, spike_slab_ep
 
 D = torch.float64

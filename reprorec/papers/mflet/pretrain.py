@@ -14,8 +14,8 @@ from reprorec import config as C
 from reprorec.cache import cached
 from reprorec.data.ctr import CTRData
 
-from .contrastive import pretrain_contrastive
-from .graph import ml100k_genres, pretrain_graph
+from .data import ml100k_genres, pretrain_graph
+from .models import pretrain_contrastive
 
 
 def _finalize(vectors: torch.Tensor, seen: torch.Tensor, init_norm: float | None, init_std: float,
@@ -69,8 +69,8 @@ def kge_vectors(data: CTRData, spec: dict, seed: int) -> tuple[dict, dict]:
 
 PRETRAIN = {"contrastive": contrastive_vectors, "kge": kge_vectors}
 # the code a cached facet depends on: editing any of it retrains the facet instead of reusing stale vectors
-FACET_CODE = ("reprorec/kge", "reprorec/ctr", "reprorec/data", "reprorec/papers/mflet/facets.py", "reprorec/papers/mflet/contrastive.py",
-              "reprorec/papers/mflet/graph.py", "reprorec/papers/mflet/data.py")
+FACET_CODE = ("reprorec/kge", "reprorec/ctr", "reprorec/data", "reprorec/cache.py", "reprorec/papers/mflet/pretrain.py",
+              "reprorec/papers/mflet/models.py", "reprorec/papers/mflet/data.py")
 
 
 def facet_vectors(facet: str, data: CTRData, cfg: dict, seed: int) -> tuple[dict, dict]:
