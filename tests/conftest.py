@@ -42,3 +42,12 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+def pytest_generate_tests(metafunc):
+    """A paper's contract tests (tests/cases.py: PaperCase) run once per method the paper registers."""
+    paper = getattr(metafunc.cls, "paper", "") if metafunc.cls is not None else ""
+    if paper and "method" in metafunc.fixturenames:
+        from reprorec import registry
+
+        metafunc.parametrize("method", [m.name for m in registry.methods(paper)])

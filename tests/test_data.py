@@ -103,6 +103,7 @@ def test_truncated_gzip_is_rejected_clearly(tmp_path, data_dir):
         base.set_data_dir(None)
 
 
+@pytest.mark.slow
 def test_cli_missing_dataset_is_one_message_not_a_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "reprorec.cli", "--data-dir", str(tmp_path), "data", "verify", "ml-100k"],
                           cwd=REPO, capture_output=True, text=True, timeout=120)

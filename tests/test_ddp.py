@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from reprorec import lightning_glue as glue
@@ -45,6 +46,7 @@ def test_training_shards_are_disjoint_and_equally_long(monkeypatch):
     assert [b.tolist() for b in list(single)[0::3][:3]] == [b.tolist() for b in shards[0]]  # same global order
 
 
+@pytest.mark.slow
 def test_ddp_run_writes_one_record_with_exact_metrics(tmp_path):
     env = {**os.environ, "REPRO_THREADS": "1", "PYTHONPATH": str(REPO)}
     proc = subprocess.run([sys.executable, "-m", "reprorec.cli", "run", "baselines", "biased-mf", "--dataset", "ml-100k",

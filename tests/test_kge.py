@@ -60,20 +60,6 @@ def test_transra_anchor_relation_uses_identity_projection():
     assert torch.allclose(m.relation_view(h, torch.tensor([0])), m.entity_vectors()[h])
 
 
-@pytest.mark.parametrize("name", ["transe", "transr", "transra"])
-def test_score_all_matches_pointwise_score(name):
-    torch.manual_seed(0)
-    kw = {"anchor_relations": [1]} if name == "transra" else {}
-    m = build_model(name, 7, 3, 4, **kw)
-    h, r, t = torch.tensor([0, 3, 5, 6]), torch.tensor([0, 1, 2, 1]), torch.tensor([1, 2, 4, 0])
-    every = torch.arange(7)
-    tails = m.score_all(h, r, "tail")
-    heads = m.score_all(t, r, "head")
-    for q in range(4):
-        assert torch.allclose(tails[q], m.score(h[q].expand(7), r[q].expand(7), every), atol=1e-6)
-        assert torch.allclose(heads[q], m.score(every, r[q].expand(7), t[q].expand(7)), atol=1e-6)
-
-
 def test_filtered_ranking_excludes_other_true_triples():
     # 1-d TransE, r = 0: tail score = -|h - t|. Entities at 0.0, 0.1, 0.3, 0.6; query (0, r, ?) true tail 2.
     m = build_model("transe", 4, 1, 1, p=1)

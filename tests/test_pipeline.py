@@ -25,6 +25,7 @@ def _cli(*args, env=None, timeout=300):
                           timeout=timeout, env={**os.environ, **(env or {})})
 
 
+@pytest.mark.slow
 def test_same_seed_gives_identical_metrics():
     cfg = find_config("baselines", "ml-100k", "biased-mf")
     ctx = RunContext(progress=False)
@@ -36,6 +37,7 @@ def test_same_seed_gives_identical_metrics():
     assert a.record["metrics"]["test"]["rmse"] != c.record["metrics"]["test"]["rmse"]
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_the_same_numbers(tmp_path):
     sets = [a for s in TINY_MF for a in ("--set", s)]
     base = ["run", "baselines", "biased-mf", "--dataset", "ml-100k", "--seed", "3", *sets]
@@ -67,6 +69,7 @@ def test_record_has_full_provenance():
     assert again.status == "skipped"  # an existing record means the run is done
 
 
+@pytest.mark.slow
 def test_reproduce_sh_runs_one_experiment_end_to_end(tmp_path):
     env = {**os.environ, "REPRO_NO_VENV": "1", "PYTHON": sys.executable,
            "REPRO_RESULTS_DIR": str(tmp_path / "results"), "REPRO_RUNS_DIR": str(tmp_path / "runs"),
@@ -128,6 +131,7 @@ def test_leaderboard_stats_reference_and_byte_identical_rebuild(tmp_path):
     assert "baselines,ml-100k,quick,biased-mf,test,rmse,0.92,0.02,3,0 1 2," in csv_text
 
 
+@pytest.mark.slow
 def test_verify_reruns_a_record_and_matches(tmp_path):
     sets = [a for s in ["train.max_epochs=2"] for a in ("--set", s)]
     env = {"REPRO_RESULTS_DIR": str(tmp_path / "r"), "REPRO_RUNS_DIR": str(tmp_path / "w")}

@@ -67,6 +67,7 @@ def _sqlite(study: str) -> str:
     return f"sqlite:///{Path(os.environ['REPRO_RUNS_DIR']).resolve() / 'tuning' / f'{study}.db'}"
 
 
+@pytest.mark.slow
 def test_study_finishes_exports_best_config_and_reproduces_it(cfg_file):
     spec = _spec(cfg_file, study="six", final_seeds=1)
     out = tune(spec)
@@ -235,6 +236,7 @@ class _PruneFirst(optuna.pruners.BasePruner):
         return trial.number == 0
 
 
+@pytest.mark.slow
 def test_lightning_pruning_reports_the_logged_val_metric_and_writes_no_record(cfg_file, monkeypatch):
     import reprorec.tune.harness as T
 

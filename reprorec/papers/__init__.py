@@ -3,7 +3,8 @@
 Every paper folder has the same files (the paper contract, checked by tests/test_contract.py):
 ``__init__.py`` (registration + ``CITATION``), ``methods.py``, ``models.py``, ``claims.yaml``,
 ``configs/``, ``README.md`` with fixed headings, and when needed ``data.py``, ``pretrain.py``
-(pretrained vectors, cached through reprorec.cache) and ``report.py`` (figures and tables).
+(pretrained vectors, cached through reprorec.cache), ``report.py`` (figures and tables, written to
+``report_dir(paper)``) and ``native.py`` with its ``.cpp`` (a compiled kernel).
 """
 from __future__ import annotations
 

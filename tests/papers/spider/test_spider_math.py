@@ -139,7 +139,8 @@ def synthetic_cp(n=(12, 10, 8), rank=2, noise=0.1, n_train=6000, seed=0, loc=0.0
     return t(idx[:n_train]), t(y[:n_train]), t(idx[n_train:]), t(f[n_train:]), float(np.std(y))
 
 
-@pytest.mark.parametrize("cls,kw,limit", [(StreamingCP, {"factor_scale": 0.5}, 0.13), (Spider, {"hidden": (20, 20)}, 0.25)])
+@pytest.mark.parametrize("cls,kw,limit", [(StreamingCP, {"factor_scale": 0.5}, 0.13),
+                                          pytest.param(Spider, {"hidden": (20, 20)}, 0.25, marks=pytest.mark.slow)])
 def test_one_pass_over_a_low_rank_tensor_reaches_the_noise_level(cls, kw, limit):
     idx, y, tidx, tf, sd = synthetic_cp(loc=1.0)  # noise sd 0.1, target sd ~0.5
     model = cls((12, 10, 8), 2 if cls is StreamingCP else 3, False, seed=0, **kw)
