@@ -7,7 +7,7 @@ from tests.cases import PaperCase
 class TestBaselines(PaperCase):
     paper = "baselines"
     prefer = ("criteo-900", "ml-100k-ctr", "ml-100k")
-    tiny = ["train.max_epochs=1", "train.patience=0", "model.dim=8"]
+    tiny = ["train.max_epochs=1", "train.patience=0"]
 
 
 class TestMFLET(PaperCase):
