@@ -72,11 +72,11 @@ def run_ours(arrays: dict, model: str, s: dict, seed: int) -> dict:
 
     torch.set_num_threads(1)
     E, R = int(arrays["n_entities"]), int(arrays["n_relations"])
-    anchors = [int(a) for a in arrays["anchors"]] if model == "transra" else []
+    anchors = {"anchor_relations": [int(a) for a in arrays["anchors"]]} if model == "transra" else {}
     train = TripleSet(torch.as_tensor(arrays["train"]), E, R)
 
     def make():
-        return build_model(model, E, R, s["dim"], relation_dim=s["dim"], p=s["p"], anchor_relations=anchors)
+        return build_model(model, E, R, s["dim"], relation_dim=s["dim"], p=s["p"], **anchors)
 
     def cfg(epochs):
         return KGETrainConfig(epochs=epochs, batch_size=s["batch_size"], lr=s["lr"], loss="margin", margin=1.0,
@@ -152,7 +152,7 @@ def graph_arrays(name: str) -> tuple[dict, dict]:
     else:
         from reprorec import config as C
         from reprorec.ctr.run import data_from_cfg
-        from reprorec.papers.transra.graph import build_graph
+        from reprorec.papers.transra.data import build_graph
         from reprorec.papers.transra.methods import ctr_dataset
         from reprorec.papers.transra.pretrain import kge_settings
 

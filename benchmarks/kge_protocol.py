@@ -53,7 +53,7 @@ def _mean_std(xs):
 def link_prediction(seeds: list[int], log, models=LP_MODELS) -> list[dict]:
     from reprorec import config as C
     from reprorec.ctr.run import data_from_cfg
-    from reprorec.papers.transra.graph import build_graph
+    from reprorec.papers.transra.data import build_graph
     from reprorec.papers.transra.methods import ctr_dataset
     from reprorec.papers.transra.pretrain import pretrained_kge
 
