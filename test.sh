@@ -9,7 +9,7 @@ ensure_venv
 export REPRO_OFFLINE=1 WANDB_MODE=offline
 if [[ -z "${REPRO_DATA_DIR:-}" && -d ../shared/data ]]; then export REPRO_DATA_DIR="$(cd ../shared/data && pwd)"; fi
 source .ci/postgres.sh
-if [[ -z "${REPRO_PG_URL:-}" ]]; then
+if [[ -z "${REPRO_PG_URL:-}" && "$*" != *"not slow"* ]]; then  # the PostgreSQL test is slow: the fast subset needs no server
   pg_start || echo "[test] could not start PostgreSQL: the PostgreSQL test will fail (CI) or skip (local)"
   trap pg_stop EXIT
 fi
