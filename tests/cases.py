@@ -167,7 +167,7 @@ class _ModelCase(_Case):
         raise NotImplementedError
 
     @pytest.fixture
-    def model(self):
+    def model(self, one_thread):
         torch.manual_seed(0)
         return self.make()
 

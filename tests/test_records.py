@@ -110,6 +110,7 @@ def test_legacy_records_without_digest_are_shown_but_marked(tmp_path):
 
 # ---------------------------------------------------------------- faults
 
+@pytest.mark.slow
 def test_read_only_results_folder_fails_before_training(tmp_path):
     ro = tmp_path / "ro"
     ro.mkdir()
@@ -124,6 +125,7 @@ def test_read_only_results_folder_fails_before_training(tmp_path):
     assert not list((tmp_path / "w").rglob("metrics.csv"))  # no epoch was trained
 
 
+@pytest.mark.slow
 def test_nonexistent_data_dir_is_one_line_error(tmp_path):
     out = _cli("--data-dir", str(tmp_path / "nope"), *LOGREG)
     assert out.returncode == 2 and out.stderr.strip() == f"error: --data-dir {tmp_path / 'nope'}: no such directory"
@@ -157,6 +159,7 @@ def _run_dir_and_lock(runs: Path, seed: int, overrides: list[str]) -> Path:
     return run_dir.with_name(run_dir.name + ".lock")
 
 
+@pytest.mark.slow
 def test_second_process_of_one_experiment_waits_for_the_lock(tmp_path, monkeypatch):
     monkeypatch.setenv("REPRO_RESULTS_DIR", str(tmp_path / "r"))
     monkeypatch.setenv("REPRO_RUNS_DIR", str(tmp_path / "w"))
@@ -173,6 +176,7 @@ def test_second_process_of_one_experiment_waits_for_the_lock(tmp_path, monkeypat
     assert len(list((tmp_path / "r").rglob("*.json"))) == 1
 
 
+@pytest.mark.slow
 def test_two_identical_runs_at_once_give_one_record_and_no_error(tmp_path, monkeypatch):
     monkeypatch.setenv("REPRO_RESULTS_DIR", str(tmp_path / "r"))
     monkeypatch.setenv("REPRO_RUNS_DIR", str(tmp_path / "w"))
@@ -195,6 +199,7 @@ def _reproduce(tmp_path, *extra, env=None):
                           timeout=600)
 
 
+@pytest.mark.slow
 def test_killed_reproduce_resumes_mid_run_and_reports_against_committed(tmp_path):
     # A committed record made by an uninterrupted run ...
     made = _cli("run", "baselines", "logreg", "--dataset", "criteo-900", "--no-progress",
@@ -216,6 +221,7 @@ def test_killed_reproduce_resumes_mid_run_and_reports_against_committed(tmp_path
     assert json.loads((tmp_path / "out" / "report.json").read_text())["totals"]["exact"] == 1
 
 
+@pytest.mark.slow
 def test_reproduce_regenerates_even_when_committed_records_exist_and_names_the_cause(tmp_path):
     made = _cli("run", "baselines", "logreg", "--dataset", "criteo-900", "--no-progress",
                 env={"REPRO_RESULTS_DIR": str(tmp_path / "committed"), "REPRO_RUNS_DIR": str(tmp_path / "w0")})
@@ -235,6 +241,7 @@ def test_reproduce_regenerates_even_when_committed_records_exist_and_names_the_c
 
 # ---------------------------------------------------------------- verify's tolerance policy
 
+@pytest.mark.slow
 def test_verify_states_its_tolerance_and_why_a_record_differs(tmp_path):
     env = {"REPRO_RESULTS_DIR": str(tmp_path / "r"), "REPRO_RUNS_DIR": str(tmp_path / "w")}
     assert _cli(*LOGREG, env=env).returncode == 0

@@ -104,6 +104,7 @@ def test_study_finishes_exports_best_config_and_reproduces_it(cfg_file):
     assert again.completed == 6 and len(again.study.trials) == 6
 
 
+@pytest.mark.slow
 def test_tune_without_promote_leaves_the_committed_tuned_config_untouched(cfg_file, capsys):
     from reprorec.cli import main
     from reprorec.experiment import run_experiment
