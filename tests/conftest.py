@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED_DATA = (REPO / ".." / "shared" / "data").resolve()
+# REPRO_DATA_DIR when set (a git worktree elsewhere than beside ../shared), else ../shared/data beside the repo
+SHARED_DATA = Path(os.environ.get("REPRO_DATA_DIR") or REPO / ".." / "shared" / "data").resolve()
 
 os.environ.setdefault("REPRO_DATA_DIR", str(SHARED_DATA))
 os.environ["REPRO_OFFLINE"] = "1"

@@ -96,3 +96,65 @@ def test_avazu_ctr_uses_test_file_as_test_window():
     d = load_ctr("avazu-10k", split_seed=3)
     assert {w: len(t["y"]) for w, t in d.windows.items()} == {"train": 7199, "val": 1800, "test": 1000}
     assert d.windows["test"]["y"].sum().item() == 143 and not d.schema.id_fields
+
+
+def _instrument_reviews():
+    from reprorec.data import amazon
+
+    r = amazon.load_reviews("amazon-musical-instruments").frame
+    return r.rename(columns={"user_id": "user", "item_id": "item"})[["user", "item", "rating", "timestamp"]]
+
+
+def _first_review_time(reviews):
+    return reviews.groupby("item")["timestamp"].min()
+
+
+def test_time_consistent_negatives_on_real_data(data_dir):
+    """On the real Musical Instruments file: every sampled negative shows an item that someone had reviewed
+    strictly before the impression, and never an item the user reviews at any time (before or later).
+    The uniform sampler breaks the first property on the same data, so the check can fail."""
+    from reprorec.data.ctr import sample_negatives_time_consistent
+
+    reviews = _instrument_reviews()
+    first = _first_review_time(reviews)
+    mine = set(zip(reviews["user"], reviews["item"]))
+    neg = sample_negatives_time_consistent(reviews, 1, 0)
+    assert len(neg) + neg.attrs["skipped"] == len(reviews) and len(neg) > 0.99 * len(reviews)
+    assert (first.loc[neg["item"]].to_numpy() < neg["timestamp"].to_numpy()).all()
+    assert not any(pair in mine for pair in zip(neg["user"], neg["item"]))
+    uni = sample_negatives(reviews, 1, 0)
+    assert (first.loc[uni["item"]].to_numpy() >= uni["timestamp"].to_numpy()).mean() > 0.1
+    assert not any(pair in mine for pair in zip(uni["user"], uni["item"]))
+
+
+def test_time_consistent_option_and_real_mask(data_dir):
+    from reprorec.data.ctr import load_amazon_ctr
+
+    default = load_amazon_ctr("amazon-musical-instruments")
+    assert "real" not in default.windows["test"] and "negatives" not in default.info  # default data unchanged
+    data = load_amazon_ctr("amazon-musical-instruments", negatives="time-consistent", real_mask=True)
+    n_real = sum(int(w["real"].sum()) for w in data.windows.values())
+    assert n_real == 10_261 and data.info["negatives"] == "time-consistent"
+    for w in data.windows.values():
+        assert (w["y"][~w["real"]] == 0).all()  # sampled rows are negatives
+    with pytest.raises(ValueError, match="negatives must be one of"):
+        load_amazon_ctr("amazon-musical-instruments", negatives="popular")
+
+
+def test_real_review_metrics_drop_sampled_rows():
+    from reprorec.ctr.run import real_review_metrics
+    from reprorec.metrics import binary_metrics
+
+    class Fixed(torch.nn.Module):
+        def forward(self, batch):
+            return batch["s"]
+
+    window = {"s": torch.tensor([2.0, -1.0, 0.5, 3.0, -2.0, 1.0]), "y": torch.tensor([1.0, 0, 0, 0, 1, 0]),
+              "real": torch.tensor([True, True, True, False, True, False])}
+    out = real_review_metrics(Fixed(), window, batch_size=2)
+    # real rows: scores [2, -1, 0.5, -2], labels [1, 0, 0, 1]: pairs (pos, neg) ordered 2 of 4 -> AUC 0.5
+    assert out["auc_real"] == pytest.approx(0.5)
+    m = binary_metrics()
+    keep = window["real"]
+    m.update(torch.sigmoid(window["s"][keep]), window["y"][keep].long())
+    assert out["logloss_real"] == pytest.approx(float(m.compute()["logloss"]))

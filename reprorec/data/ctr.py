@@ -9,7 +9,8 @@ Public ads logs with user and item IDs *and* time are not available, so the ads-
   amazon-*-ctr    an Amazon 5-core review file (``reprorec.data.amazon``); positive = rating >= 4,
                   negative = rating < 4 plus ``neg_ratio`` (default 1) items the user never reviewed,
                   drawn uniformly per review with ``neg_seed`` (default 0, independent of the run seed)
-                  and given that review's timestamp. Features: user and item ID; brand + categories
+                  and given that review's timestamp; ``negatives='time-consistent'`` draws them only
+                  among items already reviewed by someone before that time. Features: user and item ID; brand + categories
                   when the category's metadata file is present.
   criteo-10k      (no IDs, no time) train.txt split randomly into train/val, test.txt as test; the
                   format check that Criteo rows run through the same backbone.
@@ -186,13 +187,60 @@ def sample_negatives(reviews: pd.DataFrame, neg_ratio: int, seed: int) -> pd.Dat
     return neg.assign(rating=np.float32("nan"), label=np.int8(0), sampled=True)
 
 
+def sample_negatives_time_consistent(reviews: pd.DataFrame, neg_ratio: int, seed: int) -> pd.DataFrame:
+    """``neg_ratio`` items per review, drawn uniformly from the items that *someone* had reviewed strictly
+    before the review's time and that the user never reviewed (neither before nor later).
+
+    The uniform sampler of `sample_negatives` can pick an item nobody had reviewed yet at that time, so a
+    model can score "is this item already on the market" (recency / popularity) instead of preference. Here
+    an impression's candidate pool is what existed then. A review with no eligible item (the earliest ones)
+    gets no negative; `info['negatives_skipped']` of the loader counts them.
+    """
+    rng = np.random.default_rng(seed)
+    first = reviews.groupby("item")["timestamp"].min().sort_values(kind="stable")
+    items, first_t = first.index.to_numpy(), first.to_numpy()
+    seen = reviews.groupby("user")["item"].apply(set).to_dict()
+    rows, skipped = [], 0
+    for user, ts in zip(reviews["user"].to_numpy(), reviews["timestamp"].to_numpy()):
+        k = int(np.searchsorted(first_t, ts, side="left"))  # items[:k] were first reviewed before ts
+        mine = seen[user]
+        for _ in range(neg_ratio):
+            item = None
+            for _ in range(64):  # rejection sampling; the explicit pool below when the user covers most of it
+                cand = items[rng.integers(k)] if k else None
+                if cand is not None and cand not in mine:
+                    item = cand
+                    break
+            if item is None and k:
+                pool = [i for i in items[:k] if i not in mine]
+                item = pool[rng.integers(len(pool))] if pool else None
+            if item is None:
+                skipped += 1
+                continue
+            rows.append((user, item, ts))
+    neg = pd.DataFrame(rows, columns=["user", "item", "timestamp"])
+    neg = neg.assign(rating=np.float32("nan"), label=np.int8(0), sampled=True)
+    neg.attrs["skipped"] = skipped
+    return neg
+
+
+NEGATIVES = {"uniform": sample_negatives, "time-consistent": sample_negatives_time_consistent}
+
+
 def load_amazon_ctr(dataset: str = "amazon-musical-instruments", windows=(0.5, 0.8, 0.9), neg_ratio: int = 1,
                     neg_seed: int = 0, min_count: int = 1, id_dim: int | None = None,
-                    buckets: dict | None = None) -> CTRData:
+                    buckets: dict | None = None, negatives: str = "uniform", real_mask: bool = False) -> CTRData:
+    """``negatives``: 'uniform' (every item the user never reviewed) or 'time-consistent'
+    (`sample_negatives_time_consistent`). ``real_mask=True`` adds a tensor 'real' (1 = a real review,
+    0 = a sampled negative) to every window, from which `reprorec.ctr.run.fit_ctr` also reports AUC
+    on the real-review rows only (positives vs rated-below-4 reviews, no sampled rows)."""
+    if negatives not in NEGATIVES:
+        raise ValueError(f"negatives must be one of {sorted(NEGATIVES)}, got {negatives!r}")
     table = amazon.load_reviews(dataset)
     reviews = table.frame.rename(columns={"user_id": "user", "item_id": "item"})[["user", "item", "rating", "timestamp"]]
     reviews = reviews.assign(label=(reviews["rating"] >= 4).astype(np.int8), sampled=False)
-    frame = pd.concat([reviews, sample_negatives(reviews, neg_ratio, neg_seed)], ignore_index=True)
+    neg = NEGATIVES[negatives](reviews, neg_ratio, neg_seed)
+    frame = pd.concat([reviews, neg], ignore_index=True)
     files, cat_cols, bag_cols = dict(table.files), (), ()
     if amazon.has_metadata(dataset):
         meta = amazon.load_metadata(dataset)
@@ -204,9 +252,17 @@ def load_amazon_ctr(dataset: str = "amazon-musical-instruments", windows=(0.5, 0
     times = frame["timestamp"].to_numpy()
     split = window_split(times, windows)
     fit_rows = np.concatenate([split["pretrain"], split["train"]])
-    return build(f"{dataset}-ctr", frame, split, fit_rows=fit_rows, cat_cols=cat_cols, bag_cols=bag_cols,
+    info = {"click": "rating >= 4", "neg_ratio": neg_ratio, "neg_seed": neg_seed}
+    if negatives != "uniform":  # keys added only off the default, so existing records' info is unchanged
+        info.update(negatives=negatives, negatives_skipped=int(neg.attrs.get("skipped", 0)))
+    data = build(f"{dataset}-ctr", frame, split, fit_rows=fit_rows, cat_cols=cat_cols, bag_cols=bag_cols,
                  min_count=min_count, id_dim=id_dim, buckets=buckets, files=files, cuts=_cuts(times, windows),
-                 info={"click": "rating >= 4", "neg_ratio": neg_ratio, "neg_seed": neg_seed})
+                 info=info)
+    if real_mask:
+        real = torch.as_tensor(~frame["sampled"].to_numpy(bool))
+        for w, idx in split.items():
+            data.windows[w]["real"] = real[torch.as_tensor(idx)]
+    return data
 
 
 def load_criteo_ctr(dataset: str = "criteo-10k", val_frac: float = 0.2, split_seed: int = 0,
