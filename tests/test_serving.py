@@ -97,3 +97,139 @@ def test_bundle_version_mismatch_refused(tmp_path):
     with pytest.raises(BundleVersionError, match="requested"):
         load_bundle(tmp_path / "b", expected_version=va)
     assert load_bundle(tmp_path / "b", expected_version=vb)[3] == vb
+
+
+# --- staging buffers, memory budget, lookup service in another process -------------------------------
+
+from reprorec.serving import (LayoutError, MemoryBudgetError, RemoteLookupError, RemoteTables,  # noqa: E402
+                              StagingBuffer, fits_on_device)
+from reprorec.serving.remote import synthetic_tables  # noqa: E402
+
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(),
+                                reason="no CUDA device: pinned staging, the copy stream and the device budget "
+                                       "are only exercised on a GPU")
+
+
+def test_staging_on_cpu_is_preallocated_unpinned_and_bounded():
+    s = StagingBuffer({"a": ((3,), torch.float32), "b": ((), torch.int64)}, max_rows=10)
+    assert not s.pinned and "pinned memory needs CUDA" in s.why_not_pinned and s.device_bytes == 0
+    v = s.host_views(0, 4)
+    v["a"].fill_(1.5)
+    v["b"].copy_(torch.arange(4))
+    d = s.device_views(0, 4)
+    assert d["a"].data_ptr() == v["a"].data_ptr() and torch.equal(d["b"], torch.arange(4))  # no copy on CPU
+    assert s.used_bytes(4) == 64 + 64 and s.used_bytes(10) == 128 + 128  # regions packed, 64-byte aligned
+    assert s.host_views(1, 4)["a"].data_ptr() != v["a"].data_ptr()  # two slots
+    with pytest.raises(LayoutError, match="exceeds the staging capacity"):
+        s.host_views(0, 11)
+
+
+def test_server_reuses_its_staging_memory(tmp_path):
+    model = _model().eval()
+    export_bundle(model, tmp_path / "b", "int4")
+    server = HybridServer(*load_bundle(tmp_path / "b")[:3], max_batch=32)
+    batches = _batches(4)
+    server.serve(batches, pipelined=True)
+    ptrs = [t.data_ptr() for t in server.staging.host]
+    server.serve(batches, pipelined=True)
+    assert [t.data_ptr() for t in server.staging.host] == ptrs  # nothing allocated per request
+    with pytest.raises(LayoutError):
+        server.score(_batches(1, size=33)[0])
+
+
+def test_memory_budget_enforced(tmp_path):
+    model = _model().eval()
+    dense_bytes = sum(p.numel() * 4 for n, p in model.named_parameters() if not n.startswith("tables."))
+    table_bytes = sum(e.weight.numel() * 4 for e in model.tables.values())
+    fits, need = fits_on_device(model, dense_bytes + table_bytes // 2)
+    assert not fits and need == dense_bytes + table_bytes  # the whole model exceeds this budget ...
+    export_bundle(model, tmp_path / "b", "int4")
+    dense, tables, keys, _ = load_bundle(tmp_path / "b")
+    server = HybridServer(dense, tables, keys, memory_budget=dense_bytes + table_bytes // 2)  # ... hybrid fits
+    assert server.device_resident_bytes == dense_bytes
+    server.score(_batches(1)[0])
+    with pytest.raises(MemoryBudgetError, match="budget"):
+        HybridServer(dense, tables, keys, memory_budget=dense_bytes - 1)
+
+
+def test_remote_lookup_matches_in_process_and_stops(tmp_path):
+    model = _model().eval()
+    batches = _batches(5)
+    for precision in ("fp32", "int4"):
+        version = export_bundle(model, tmp_path / precision, precision)
+        dense, tables, keys, _ = load_bundle(tmp_path / precision)
+        local = HybridServer(dense, tables, keys)
+        ref, _ = local.serve(batches, pipelined=False)
+        with RemoteTables({"bundle": str(tmp_path / precision)}, max_requests=100, idle_timeout=30) as remote:
+            assert remote.version == version
+            server = HybridServer(dense, None, keys, remote=remote)
+            seq, _ = server.serve(batches, pipelined=False)
+            pipe, _ = server.serve(batches, pipelined=True)
+            with pytest.raises(RemoteLookupError, match="refusing to mix exports"):
+                remote.gather_into({"f0": torch.tensor([1])}, {"f0": {p: torch.empty((1, *s), dtype=d) for p, (s, d)
+                                                                      in remote.parts("f0").items()}}, version="other")
+        assert remote.proc.returncode == 0  # the service exited when told to stop
+        for a, b, c in zip(ref, seq, pipe):
+            assert torch.equal(a, b) and torch.equal(a, c)
+
+
+def test_remote_service_bounded_by_request_count():
+    spec = {"rows": {"f0": 100}, "dim": 4, "precision": "int4", "seed": 0}
+    remote = RemoteTables({"synthetic": spec}, max_requests=2, idle_timeout=30)
+    out = {"f0": {p: torch.empty((3, *s), dtype=d) for p, (s, d) in remote.parts("f0").items()}}
+    for _ in range(2):
+        remote.gather_into({"f0": torch.tensor([0, 5, 99])}, out)
+    tables, _ = synthetic_tables(spec)
+    assert torch.equal(out["f0"]["codes"], tables["f0"].codes[[0, 5, 99]])
+    assert remote.proc.wait(timeout=30) == 0  # served its 2 requests, then exited by itself
+    with pytest.raises((ConnectionError, OSError, RemoteLookupError)):
+        remote.gather_into({"f0": torch.tensor([1])}, out)
+    remote.close()
+
+
+def test_remote_service_listens_on_loopback_only():
+    import socket
+
+    remote = RemoteTables({"synthetic": {"rows": {"f0": 10}, "dim": 2, "precision": "fp32", "seed": 0}},
+                          max_requests=1, idle_timeout=30)
+    assert remote.sock.getpeername()[0] == "127.0.0.1"
+    host = socket.gethostbyname(socket.gethostname())
+    if host != "127.0.0.1" and not host.startswith("127."):
+        with pytest.raises(OSError):
+            socket.create_connection((host, remote.port), timeout=2).close()
+    remote.close()
+
+
+def test_synthetic_tables_deterministic_and_never_fp32_sized():
+    a = CPUTable.random(1000, 7, "int4", seed=3)
+    b = CPUTable.random(1000, 7, "int4", seed=3)
+    assert torch.equal(a.codes, b.codes) and a.codes.shape == (1000, 4) and (a.codes[:, -1] >> 4 == 0).all()
+    assert a.nbytes == 1000 * (4 + 8)
+    rows = a.lookup(torch.tensor([0, 999]))
+    assert rows.shape == (2, 7) and rows.abs().max() < 0.2
+
+
+@needs_cuda
+def test_cuda_staging_is_pinned_and_scores_match_cpu(tmp_path):
+    model = _model().eval()
+    batches = _batches(6)
+    export_bundle(model, tmp_path / "b", "int4")
+    dense, tables, keys, _ = load_bundle(tmp_path / "b")
+    ref, _ = HybridServer(dense, tables, keys, "cpu").serve(batches, pipelined=False)
+    dense, tables, keys, _ = load_bundle(tmp_path / "b")
+    server = HybridServer(dense, tables, keys, "cuda", max_batch=32)
+    got, _ = server.serve(batches, pipelined=True)
+    assert server.staging.pinned and all(t.is_pinned() for t in server.staging.host)
+    for a, b in zip(ref, got):
+        assert torch.allclose(a, b, atol=1e-4)
+
+
+@needs_cuda
+def test_cuda_budget_counts_staging(tmp_path):
+    model = _model().eval()
+    export_bundle(model, tmp_path / "b", "int4")
+    dense, tables, keys, _ = load_bundle(tmp_path / "b")
+    dense_bytes = sum(p.numel() * p.element_size() for p in dense.parameters())
+    server = HybridServer(dense, tables, keys, "cuda", memory_budget=dense_bytes + 1, max_batch=32)
+    with pytest.raises(MemoryBudgetError):
+        server.score(_batches(1)[0])  # the device staging slots do not fit the budget any more

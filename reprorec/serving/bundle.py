@@ -105,3 +105,15 @@ def load_bundle(path: str | Path, expected_version: str | None = None, device: s
         raise BundleVersionError(f"bundle {path}: dense state does not fit {dense['builder']} "
                                  f"(missing {missing}, unexpected {unexpected})")
     return model.to(device).eval(), tables, dense["table_keys"], version
+
+
+def load_bundle_tables(path: str | Path, expected_version: str | None = None) -> tuple[dict[str, CPUTable], str]:
+    """Only the ID tables of a bundle (what a lookup host loads) -> ({name: CPUTable}, version)."""
+    path = Path(path)
+    manifest = json.loads((path / "manifest.json").read_text())
+    version = manifest["version"]
+    if expected_version is not None and version != expected_version:
+        raise BundleVersionError(f"bundle {path} is version {version!r}, but version {expected_version!r} was "
+                                 "requested; refusing to load a different model version")
+    return {name: CPUTable.from_state(_read(path, entry, version, f"table {name!r}"))
+            for name, entry in sorted(manifest["tables"].items())}, version

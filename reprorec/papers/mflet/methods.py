@@ -97,14 +97,17 @@ for _arm, _facets in ARMS.items():
         _register(f"{_arm}-frozen", _facets, True)
 
 
-def trained_proxy(dataset: str, seed: int = 0, profile: str = "full", run_dir: str = "runs/serving-proxy"):
-    """Train 'both' (finetuned) on ``dataset``; -> (model, make_batches(size, n), test window, info)."""
+def trained_proxy(dataset: str, seed: int = 0, profile: str = "full", run_dir: str = "runs/serving-proxy",
+                  arm: str = "both"):
+    """Train ``arm`` (finetuned; default (5) 'both', the model with large ID tables) on ``dataset`` for the
+    serving benchmarks; ``arm='no-id'`` is the same ranker without ID tables, the latency baseline of
+    benchmarks/serving_beyond_memory.py. -> (model, make_batches(size, n), test window, info)."""
     from pathlib import Path
 
-    cfg = C.resolve(C.load(find_config("mflet", dataset, "both")), profile)
-    ctx = replace(RunContext(), seed=seed, run_dir=Path(run_dir), progress=False)
+    cfg = C.resolve(C.load(find_config("mflet", dataset, arm)), profile)
+    ctx = replace(RunContext(), seed=seed, run_dir=Path(run_dir) / arm, progress=False)
     torch.manual_seed(seed)
-    model, data, result = train_arm(cfg, ctx, ARMS["both"], frozen=False)
+    model, data, result = train_arm(cfg, ctx, ARMS[arm], frozen=False)
     model.eval()
     test = {k: v for k, v in data.windows["test"].items()}
     n = len(test["y"])
@@ -116,6 +119,6 @@ def trained_proxy(dataset: str, seed: int = 0, profile: str = "full", run_dir: s
             out.append({key: v[idx] for key, v in test.items()})
         return out
 
-    info = {"dataset": dataset, "seed": seed, "profile": profile, "metrics": result.metrics,
+    info = {"dataset": dataset, "arm": arm, "seed": seed, "profile": profile, "metrics": result.metrics,
             "tables": {name: list(t.weight.shape) for name, t in model.tables.items()}}
     return model, make_batches, test, info
