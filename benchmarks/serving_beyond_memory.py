@@ -46,6 +46,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.serving import PRECISIONS, quantized_auc  # noqa: E402
 from reprorec.records import REPO_ROOT, code_state, environment, hardware  # noqa: E402
 from reprorec.serving import HybridServer, RemoteTables, export_bundle, fits_on_device, load_bundle  # noqa: E402
 from reprorec.serving.models import SmallAndLargeTables  # noqa: E402
@@ -187,9 +188,8 @@ def proxy_set(args) -> dict:
     out = {"set": "proxy", "dataset": args.proxy, "info": info, "baseline_info": base_info,
            "whole_model_fp32_bytes": whole, "dense_bytes": dense_bytes}
     with tempfile.TemporaryDirectory() as tmp:
-        versions = {p: export_bundle(model, Path(tmp) / p, p) for p in ("fp32", "int4")}
+        versions = {p: export_bundle(model, Path(tmp) / p, p) for p in PRECISIONS}
         dense, tables, keys, _ = load_bundle(Path(tmp) / "int4", expected_version=versions["int4"])
-        max_bs = max(max(args.batch_sizes), len(test["y"]))
         probe = HybridServer(dense, tables, keys, args.device, max_batch=max(args.batch_sizes))
         probe.score(strip(make_all(max(args.batch_sizes), 1))[0])
         # the explicit budget: what the hybrid deployment keeps resident, below the whole model's size
@@ -207,13 +207,7 @@ def proxy_set(args) -> dict:
             out["rows"] += timed_modes(runs, lambda s, n: strip(make_all(s, n)), bs, args.n_batches, args.repeats)
         if remote:
             remote.close()
-        auc = {}
-        for p in ("fp32", "int4"):
-            d, t, k, _ = load_bundle(Path(tmp) / p)
-            scores = HybridServer(d, t, k, "cpu", max_batch=max_bs).score({k_: test[k_] for k_ in feature_keys})
-            m = binary_metrics()
-            m.update(torch.sigmoid(scores), test["y"].long())
-            auc[p] = {k_: float(v) for k_, v in m.compute().items()}
+        auc = quantized_auc(model, test, Path(tmp))  # fp32 / int8 / int4 tables and the training model
         with torch.no_grad():
             m = binary_metrics()
             m.update(torch.sigmoid(base.cpu()(test)), test["y"].long())
@@ -270,7 +264,21 @@ def figure(rec: dict, path: Path) -> None:
                f"{e['int4_table_bytes'] / 2**20:,.0f} MiB)", e["rows"])
               for s in rec["sets"] if s["set"] == "synthetic" for e in s["sizes"]]
     panels += [(f"proxy {s['dataset']}", s["rows"]) for s in rec["sets"] if s["set"] == "proxy"]
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), sharey=False, squeeze=False)
+    sizes = [e for s in rec["sets"] if s["set"] == "synthetic" for e in s["sizes"]]
+    fig, axes = plt.subplots(1, len(panels) + bool(sizes), figsize=(4.2 * (len(panels) + bool(sizes)), 3.6),
+                             squeeze=False)
+    if sizes:  # last panel: latency against table size at the largest batch
+        ax, bs = axes[0][-1], max(r["batch_size"] for r in sizes[0]["rows"])
+        for mode in dict.fromkeys(r["mode"] for r in sizes[0]["rows"]):
+            pts = [(e["rows_per_table"] * e["large_tables"], r) for e in sizes for r in e["rows"]
+                   if r["mode"] == mode and r["batch_size"] == bs]
+            ax.errorbar([x for x, _ in pts], [r["p50_ms"] for _, r in pts],
+                        yerr=[[0] * len(pts), [r["p99_ms"] - r["p50_ms"] for _, r in pts]], marker="o", capsize=2,
+                        label=mode, lw=2 if mode == "no-large-tables" else 1)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("large-table rows in all (SYNTHETIC)")
+        ax.set_title(f"batch {bs}: latency vs table size", fontsize=9)
     for ax, (title, rows) in zip(axes[0], panels):
         for mode in dict.fromkeys(r["mode"] for r in rows):
             rs = [r for r in rows if r["mode"] == mode]
@@ -282,7 +290,7 @@ def figure(rec: dict, path: Path) -> None:
         ax.set_xlabel("batch size")
         ax.set_title(title, fontsize=9)
     axes[0][0].set_ylabel("latency ms (p50, bar to p99)")
-    axes[0][-1].legend(fontsize=7)
+    axes[0][0].legend(fontsize=7)
     fig.suptitle(f"Hybrid INT4 serving vs the ranker without large tables ({rec['device']}, budget "
                  f"{rec['budget_mib']} MiB; ours)", fontsize=10)
     fig.tight_layout()

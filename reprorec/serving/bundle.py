@@ -87,14 +87,9 @@ def load_bundle(path: str | Path, expected_version: str | None = None, device: s
     ``expected_version``.
     """
     path = Path(path)
+    tables, version = load_bundle_tables(path, expected_version)
     manifest = json.loads((path / "manifest.json").read_text())
-    version = manifest["version"]
-    if expected_version is not None and version != expected_version:
-        raise BundleVersionError(f"bundle {path} is version {version!r}, but version {expected_version!r} was "
-                                 "requested; refusing to load a different model version")
     dense = _read(path, manifest["dense"], version, "the dense model")
-    tables = {name: CPUTable.from_state(_read(path, entry, version, f"table {name!r}"))
-              for name, entry in sorted(manifest["tables"].items())}
     module, cls = dense["builder"].split(":")
     factory = getattr(importlib.import_module(module), cls)
     with torch.device("meta"):  # build the architecture without allocating the (large) tables

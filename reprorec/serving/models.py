@@ -11,6 +11,14 @@ from torch import nn
 from .interface import HybridModel
 
 
+def mlp(width: int, hidden) -> nn.Sequential:
+    layers = []
+    for h in hidden:
+        layers += [nn.Linear(width, h), nn.ReLU()]
+        width = h
+    return nn.Sequential(*layers, nn.Linear(width, 1))
+
+
 class TablesMLP(HybridModel):
     def __init__(self, cardinalities: list[int], dim: int, n_numeric: int = 0, hidden: list[int] = (256, 128),
                  key: str = "cat"):
@@ -20,11 +28,7 @@ class TablesMLP(HybridModel):
         self.key, self.n_numeric = key, n_numeric
         self.tables = nn.ModuleDict({f"f{j}": nn.Embedding(c, dim) for j, c in enumerate(cardinalities)})
         self.table_keys = {f"f{j}": f"{key}{j}" for j in range(len(cardinalities))}
-        layers, width = [], dim * len(cardinalities) + n_numeric
-        for h in hidden:
-            layers += [nn.Linear(width, h), nn.ReLU()]
-            width = h
-        self.mlp = nn.Sequential(*layers, nn.Linear(width, 1))
+        self.mlp = mlp(dim * len(cardinalities) + n_numeric, hidden)
 
     def dense_forward(self, emb: dict, batch: dict) -> torch.Tensor:
         parts = [emb[n] for n in self.table_keys]
@@ -55,11 +59,7 @@ class SmallAndLargeTables(HybridModel):
         self.tables = nn.ModuleDict({} if dense_only else {f"id{j}": nn.Embedding(r, large_dim)
                                                            for j, r in enumerate(large_rows)})
         self.table_keys = {f"id{j}": f"id{j}" for j in range(len(large_rows))}
-        layers, width = [], small_dim * len(small_cards) + large_dim * len(large_rows) + n_numeric
-        for h in hidden:
-            layers += [nn.Linear(width, h), nn.ReLU()]
-            width = h
-        self.mlp = nn.Sequential(*layers, nn.Linear(width, 1))
+        self.mlp = mlp(small_dim * len(small_cards) + large_dim * len(large_rows) + n_numeric, hidden)
 
     def dense_forward(self, emb: dict, batch: dict) -> torch.Tensor:
         parts = [emb[n] for n in self.table_keys]
