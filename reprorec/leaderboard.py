@@ -187,8 +187,10 @@ def _cell(stat) -> str:
 
 
 def _ref_cell(refs: list[dict], metric: str) -> str:
-    cells = [f"{_fmt(float(r['value']))} — {r['source']}" + (f" ({r['note']})" if r.get("note") else "")
-             for r in refs if r.get("metric") == metric]
+    """Every reference of the row; one on another metric than the ranked one is labelled with its metric
+    (hiding those hid most references of papers that report gains, not levels)."""
+    cells = [("" if r.get("metric") == metric else f"{r.get('metric')} ") + f"{_fmt(float(r['value']))} — {r['source']}"
+             + (f" ({r['note']})" if r.get("note") else "") for r in refs]
     return "<br>".join(cells) if cells else ""
 
 

@@ -153,3 +153,12 @@ def test_verify_reruns_a_record_and_matches(tmp_path):
     every = _cli("verify", str(tmp_path / "r"), "--all", env=env)
     assert every.returncode == 1 and "1/2 records reproduced" in every.stdout
     assert f"NOT reproduced: {other} (max |diff| 0.01)" in every.stdout
+
+
+def test_leaderboard_shows_references_on_every_metric():
+    from reprorec.leaderboard import _ref_cell
+
+    refs = [{"metric": "auc", "value": 0.8, "source": "A"},
+            {"metric": "auc_gain_pct", "value": 0.09, "source": "B", "note": "relative gain"}]
+    cell = _ref_cell(refs, "auc")
+    assert cell.split("<br>") == ["0.8000 — A", "auc_gain_pct 0.0900 — B (relative gain)"]

@@ -206,3 +206,24 @@ def test_search_spaces_sample_valid_overrides_with_tied_dims():
                 assert kge_settings(merged)["dim"] == merged["data"]["id_dim"]
                 assert ("train.lr" in trial.params) == cfg["method"].startswith("kge-")
             study.tell(trial, 0.5)
+
+
+def test_capacity_control_is_the_untrained_kge_of_identical_shape(ml):
+    """(d-rand): kge.pretrained=false hands the ranker the KGE exactly as pretraining would start it,
+    with the same rows marked for (c)/(d) initialisation, and without touching the global random stream."""
+    from reprorec.papers.transra.controls import random_kge
+
+    data, graph = ml
+    cfg = {"dataset": "ml-100k-ctr", "kge": {"model": "transra", "dim": 8, "pretrained": False}}
+    state = torch.get_rng_state()
+    got = random_kge(cfg, graph, seed=3)
+    assert torch.equal(torch.get_rng_state(), state)
+    torch.manual_seed(3)
+    fresh = _build(kge_settings(cfg), graph)
+    for (name, a), (_, b) in zip(got.model.state_dict().items(), fresh.state_dict().items()):
+        assert torch.equal(a, b), name
+    assert got.info["pretrained"] is False and got.metrics == {}
+    assert 0 < int(got.trained.sum()) <= graph.triples.n_entities
+    att = KGEAttention(got.model, graph, id_dim=8)
+    assert sum(p.numel() for p in att.parameters()) == sum(
+        p.numel() for p in KGEAttention(fresh, graph, id_dim=8).parameters())

@@ -6,6 +6,10 @@
   kge[-frozen]          (4) ID tables initialised by the KGE facet
   both[-frozen]         (5) both facets, one table each, concatenated
 
+  scratch-on-frozen     C1 under the paper's condition: the ranker already has strong *frozen* pretrained
+                        user/item features (both facets, trained on the pretraining window, fixed -- arm
+                        both-frozen), and gets scratch ID tables on top; C1 = this vs both-frozen
+
 ``-frozen`` keeps the pretrained tables fixed (their projections still train); otherwise the tables
 are finetuned with the ranking loss (sparse Adam on the looked-up rows).
 
@@ -41,12 +45,14 @@ def build_ranker(cfg: dict, data, facets: tuple[str, ...]) -> MFLETRanker:
                        init_std=init_std)
 
 
-def run_arm(cfg: dict, ctx: RunContext, facets: tuple[str, ...], frozen: bool) -> RunResult:
+def run_arm(cfg: dict, ctx: RunContext, facets: tuple[str, ...], frozen: bool | tuple[str, ...]) -> RunResult:
     return train_arm(cfg, ctx, facets, frozen)[2]
 
 
-def train_arm(cfg: dict, ctx: RunContext, facets: tuple[str, ...], frozen: bool):
-    """-> (trained model at its best-validation weights, data, RunResult)."""
+def train_arm(cfg: dict, ctx: RunContext, facets: tuple[str, ...], frozen: bool | tuple[str, ...]):
+    """-> (trained model at its best-validation weights, data, RunResult).
+
+    ``frozen``: True/False for every pretrained facet, or the tuple of facets to freeze."""
     data = load_data(cfg)
     model = build_ranker(cfg, data, facets)
     info = {"facets": list(facets), "frozen": frozen, "table_rows": {n: t.num_embeddings for n, t in model.tables.items()}}
@@ -54,7 +60,7 @@ def train_arm(cfg: dict, ctx: RunContext, facets: tuple[str, ...], frozen: bool)
         if facet == "scratch":
             continue
         vectors, finfo = facet_vectors(facet, data, cfg, ctx.seed)
-        model.load_facet(facet, vectors, freeze=frozen)
+        model.load_facet(facet, vectors, freeze=facet in frozen if isinstance(frozen, tuple) else frozen)
         info[f"pretrain_{facet}"] = finfo
     return model, data, fit_ctr(model, data, cfg, ctx, extra={"mflet": info})
 
@@ -83,11 +89,12 @@ def arm_search_space(facets: tuple[str, ...]):
     return space
 
 
-def _register(name: str, facets: tuple[str, ...], frozen: bool) -> None:
+def _register(name: str, facets: tuple[str, ...], frozen: bool | tuple[str, ...]) -> None:
     def run(cfg: dict, ctx: RunContext) -> RunResult:
         return run_arm(cfg, ctx, facets, frozen)
 
-    run.__doc__ = f"MF-LET arm {name}: facets {list(facets) or 'none'}{' (frozen)' if frozen else ''}."
+    frozen_txt = f" (frozen: {', '.join(frozen)})" if isinstance(frozen, tuple) else " (frozen)" if frozen else ""
+    run.__doc__ = f"MF-LET arm {name}: facets {list(facets) or 'none'}{frozen_txt}."
     register("mflet", name, search_space=arm_search_space(facets))(run)
 
 
@@ -95,6 +102,7 @@ for _arm, _facets in ARMS.items():
     _register(_arm, _facets, False)
     if _arm in ("contrastive", "kge", "both"):
         _register(f"{_arm}-frozen", _facets, True)
+_register("scratch-on-frozen", ("scratch", "contrastive", "kge"), ("contrastive", "kge"))
 
 
 def trained_proxy(dataset: str, seed: int = 0, profile: str = "full", run_dir: str = "runs/serving-proxy",

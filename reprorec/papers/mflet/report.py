@@ -27,18 +27,23 @@ from scipy import stats
 from reprorec.records import REPO_ROOT, iter_records
 
 README = Path(__file__).resolve().parent / "README.md"
-ARMS = ["no-id", "scratch", "contrastive", "kge", "both", "contrastive-frozen", "kge-frozen", "both-frozen"]
+ARMS = ["no-id", "scratch", "scratch@capacity-32", "contrastive", "kge", "both", "contrastive-frozen", "kge-frozen",
+        "both-frozen", "scratch-on-frozen"]
 LABEL = {"no-id": "(1) no ID tables", "scratch": "(2) ID tables from scratch", "contrastive": "(3) contrastive-init",
          "kge": "(4) KGE-init", "both": "(5) both facets", "contrastive-frozen": "(3) frozen",
-         "kge-frozen": "(4) frozen", "both-frozen": "(5) frozen"}
+         "kge-frozen": "(4) frozen", "both-frozen": "(5) frozen",
+         "scratch@capacity-32": "(2) scratch, 32-d + projection (capacity of (3))",
+         "scratch-on-frozen": "(5) frozen + scratch tables (C1 with pretrained features)"}
 
 
 def load(profile: str) -> dict:
-    """{dataset: {arm: {seed: (test auc, test logloss)}}}"""
+    """{dataset: {arm: {seed: (test auc, test logloss)}}}; a study's records are arm '<method>@<study>'."""
     out: dict = defaultdict(lambda: defaultdict(dict))
     for r in iter_records():
         if r["paper"] == "mflet" and r["profile"] == profile and r.get("trial") is None and not r.get("tuned_from"):
-            out[r["dataset"]][r["method"]][r["seed"]] = (r["metrics"]["test"]["auc"], r["metrics"]["test"]["logloss"])
+            study = r.get("study") or r["config"].get("study")
+            arm = r["method"] + (f"@{study}" if study else "")
+            out[r["dataset"]][arm][r["seed"]] = (r["metrics"]["test"]["auc"], r["metrics"]["test"]["logloss"])
     return out
 
 
@@ -90,6 +95,14 @@ def tables(profile: str) -> str:
                                  ("(4) > (2): KGE init beats scratch", ">", "kge", "scratch")]:
             c = get(a, b)
             md.append(f"| {text} | {_fmt(c)} | {verdict(kind, c)} |")
+        for text, kind, a, b in [
+                ("C1 with strong frozen pretrained features: scratch tables on top are neutral", "~",
+                 "scratch-on-frozen", "both-frozen"),
+                ("C2 capacity-matched: (3) > scratch 32-d + projection", ">", "contrastive", "scratch@capacity-32"),
+                ("'+0.06% on top' (secondary source): (5) > (3)", ">", "both", "contrastive")]:
+            c = get(a, b)
+            if c:
+                md.append(f"| {text} | {_fmt(c)} | {verdict(kind, c)} |")
         if all(a in arms for a in ("contrastive", "kge", "both")):
             best = max(("contrastive", "kge"), key=lambda a: np.mean([v[0] for v in arms[a].values()]))
             c = get("both", best)
@@ -123,9 +136,11 @@ def main(argv=None):
     text = tables(args.profile)
     print(text)
     if args.readme:
-        serving = "\n".join(p.read_text() for p in sorted((REPO_ROOT / "results" / "benchmarks").glob("serving-*.md")))
+        bench = sorted((REPO_ROOT / "results" / "benchmarks").glob("serving-*.md"))
+        serving = "\n".join(p.read_text() for p in bench if not p.name.startswith("serving-beyond-memory"))
+        beyond = "\n".join(p.read_text() for p in bench if p.name.startswith("serving-beyond-memory"))
         body = README.read_text()
-        for tag, block in ((f"claims-{args.profile}", text), ("serving", serving)):
+        for tag, block in ((f"claims-{args.profile}", text), ("serving", serving), ("serving-beyond", beyond)):
             body = re.sub(rf"(<!-- {tag}:begin -->\n).*?(<!-- {tag}:end -->)", lambda m: m.group(1) + block + m.group(2),
                           body, flags=re.S)
         README.write_text(body)
