@@ -47,7 +47,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.serving import PRECISIONS, quantized_auc  # noqa: E402
-from reprorec.records import REPO_ROOT, code_state, environment, hardware  # noqa: E402
+from benchmarks.record import load_fields, write as write_record  # noqa: E402
+from reprorec.records import REPO_ROOT  # noqa: E402
 from reprorec.serving import HybridServer, RemoteTables, export_bundle, fits_on_device, load_bundle  # noqa: E402
 from reprorec.serving.models import SmallAndLargeTables  # noqa: E402
 from reprorec.serving.remote import synthetic_tables  # noqa: E402
@@ -79,20 +80,28 @@ def on_device(model, batches, device) -> tuple[list, list]:
     return scores, lat
 
 
-def timed_modes(runs: dict, make_batches, bs: int, n_batches: int, repeats: int, warmup: int = 3) -> list[dict]:
+REPS: list[dict] = []  # one entry per timed stream (mode x round), for the shared record writer
+
+
+def timed_modes(runs: dict, make_batches, bs: int, n_batches: int, repeats: int, warmup: int = 3,
+                tags: dict | None = None) -> list[dict]:
     """Interleaved rounds over the modes (load from other processes hits all alike); QPS = median over rounds
     of rows / wall time of the stream; latency percentiles pool every round's batches."""
     batches = make_batches(bs, n_batches + warmup)
     warm, timed = batches[:warmup], batches[warmup:]
     got = {mode: {"qps": [], "lat": []} for mode in runs}
-    for _ in range(repeats):
+    for rep in range(repeats):
         for mode, fn in runs.items():
             fn(warm)
-            t0 = time.perf_counter()
+            start = load_fields("start")
+            t0, c0 = time.perf_counter(), time.process_time()
             _, lat = fn(timed)
-            wall = time.perf_counter() - t0
+            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
             got[mode]["qps"].append(bs * len(timed) / wall)
             got[mode]["lat"] += lat
+            # cpu_s: this process only (the lookup service's own CPU time is not in it)
+            REPS.append({"impl": mode, "rep": rep, "batch_size": bs, **(tags or {}), "wall_s": wall, "cpu_s": cpu,
+                         "rows_per_s": bs * len(timed) / wall, **start, **load_fields("end")})
     rows = []
     for mode, g in got.items():
         rows.append({"batch_size": bs, "mode": mode, "qps": float(np.median(g["qps"])), "qps_rounds": g["qps"],
@@ -156,7 +165,8 @@ def synthetic_set(args) -> dict:
                 **hybrid_runs(local, served)}
         size_rows = []
         for bs in args.batch_sizes:
-            size_rows += timed_modes(runs, make_batches, bs, args.n_batches, args.repeats)
+            size_rows += timed_modes(runs, make_batches, bs, args.n_batches, args.repeats,
+                                     tags={"set": "synthetic", "rows_per_table": rows})
         entry = {"rows_per_table": rows, "large_tables": args.large_tables, "dim": args.dim,
                  "int4_table_bytes": int4_bytes, "fp32_table_bytes": fp32_bytes, "version": version,
                  "whole_model_fp32_bytes": whole_fp32, "whole_model_fits_budget": whole_fp32 <= budget,
@@ -204,7 +214,8 @@ def proxy_set(args) -> dict:
         runs = {"no-large-tables": lambda b: on_device(base_dev, b, args.device), **hybrid_runs(local, served)}
         out["rows"] = []
         for bs in args.batch_sizes:
-            out["rows"] += timed_modes(runs, lambda s, n: strip(make_all(s, n)), bs, args.n_batches, args.repeats)
+            out["rows"] += timed_modes(runs, lambda s, n: strip(make_all(s, n)), bs, args.n_batches, args.repeats,
+                                       tags={"set": "proxy"})
         if remote:
             remote.close()
         auc = quantized_auc(model, test, Path(tmp))  # fp32 / int8 / int4 tables and the training model
@@ -218,7 +229,15 @@ def proxy_set(args) -> dict:
     return out
 
 
+def _flat(rec: dict) -> dict:
+    """The fields markdown/figure read, from a record of the shared writer (benchmarks/record.py)."""
+    st = rec["settings"]
+    return {"device": st["device"], "budget_mib": st["budget_mib"], "note": st.get("note"), "sets": rec["summary"]["sets"],
+            "hardware": rec["hardware"], "threads": rec["threads"]}
+
+
 def markdown(rec: dict) -> str:
+    rec = _flat(rec)
     lines = [f"### Serving beyond the device budget on {rec['device']} ({rec['hardware'].get('cpu') or ''}, "
              f"{rec['threads']} torch thread(s)); budget {rec['budget_mib']} MiB", ""]
     if rec.get("note"):
@@ -255,6 +274,7 @@ def markdown(rec: dict) -> str:
 
 def figure(rec: dict, path: Path) -> None:
     """p50 latency vs batch size, one panel per synthetic table size (+ the proxy), one line per mode."""
+    rec = _flat(rec)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -323,6 +343,7 @@ def main(argv=None):
     ap.add_argument("--proxy-profile", default="full")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=str(REPO_ROOT / "results" / "benchmarks"))
+    ap.add_argument("--allow-dirty", action="store_true", help="write a record from uncommitted code (a throwaway)")
     args = ap.parse_args(argv)
     if os.environ.get("REPRO_THREADS"):
         torch.set_num_threads(int(os.environ["REPRO_THREADS"]))
@@ -332,17 +353,15 @@ def main(argv=None):
     if args.device == "cpu":
         note = ("CPU-only machine: the 'device' is the CPU, so no host->device copy happens and the staging "
                 "buffers are not pinned (pinning needs CUDA); the lookup service shares the same cores.")
-    rec = {"benchmark": "serving-beyond-memory", "device": args.device, "threads": torch.get_num_threads(),
-           "budget_mib": args.budget_mib, "args": vars(args), "sets": sets, "note": note,
-           "ours_thresholds": {"auc": OURS_AUC_TOL, "p50_latency": OURS_LATENCY_TOL,
-                               "what": "our own acceptance checks, not numbers from the paper"},
-           "wall_time_s": time.perf_counter() - t0, "code": code_state(), "env": environment(), "hardware": hardware(),
-           "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    settings = {**vars(args), "budget_bytes": int(args.budget_mib * 2**20), "note": note,
+                "ours_thresholds": {"auc": OURS_AUC_TOL, "p50_latency": OURS_LATENCY_TOL,
+                                    "what": "our own acceptance checks, not numbers from the paper"}}
     stem = f"serving-beyond-memory-{args.device}"
-    write_atomic(out / f"{stem}.json", json.dumps(rec, indent=1, sort_keys=True))
-    write_atomic(out / f"{stem}.md", markdown(rec))
+    path = write_record(stem, reps=REPS, summary={"sets": sets, "wall_time_s": time.perf_counter() - t0},
+                        settings=settings, threads=torch.get_num_threads(), allow_dirty=args.allow_dirty,
+                        out_dir=Path(args.out))
+    rec = json.loads(path.read_text())
+    write_atomic(path.with_suffix(".md"), markdown(rec))
     print(markdown(rec))
 
 
