@@ -109,3 +109,23 @@ def test_each_arm_tunes_only_the_facets_it_has():
     assert "train.sparse_lr" not in keys["no-id"] and "train.sparse_lr" in keys["scratch"]
     assert "facets.contrastive.temperature" in keys["contrastive"] and "facets.kge.train.margin" not in keys["contrastive"]
     assert keys["both"] == keys["contrastive"] | keys["kge"]
+
+
+def test_scratch_on_frozen_freezes_only_the_pretrained_facets(one_thread, tmp_path):
+    """C1 under the paper's condition: both pretrained facets stay fixed features, the scratch tables train."""
+    from dataclasses import replace
+
+    from reprorec import config as C
+    from reprorec.papers.mflet.methods import train_arm
+    from reprorec.registry import find_config, method
+    from reprorec.train import RunContext
+
+    cfg = C.resolve(C.load(find_config("mflet", "amazon-musical-instruments-ctr", "scratch-on-frozen")), "quick",
+                    ["train.max_epochs=1", "facets.kge.train.epochs=1", "facets.contrastive.epochs=1"])
+    assert "frozen: contrastive, kge" in method("mflet", "scratch-on-frozen").run.__doc__
+    ctx = replace(RunContext(progress=False), run_dir=tmp_path / "run")
+    model, _, result = train_arm(cfg, ctx, ("scratch", "contrastive", "kge"), ("contrastive", "kge"))
+    grads = {n: t.weight.requires_grad for n, t in model.tables.items()}
+    assert grads == {"user_scratch": True, "item_scratch": True, "user_contrastive": False,
+                     "item_contrastive": False, "user_kge": False, "item_kge": False}
+    assert result.extra["mflet"]["frozen"] == ("contrastive", "kge")
