@@ -27,9 +27,8 @@ from reprorec.ctr.run import data_from_cfg, fit_ctr, model_from_cfg
 from reprorec.registry import register
 from reprorec.train import RunContext, RunResult
 
-from .controls import random_kge
 from .data import build_graph
-from .pretrain import kge_settings, pretrained_kge
+from .pretrain import kge_settings, pretrained_kge, random_kge
 from .models import KGEAttention, KGEFeatures, init_id_tables, kge_vectors
 
 PAPER = "transra"
@@ -48,7 +47,7 @@ def _setup(cfg: dict, ctx: RunContext, need_kge: bool):
     if not need_kge:
         return base, data, None, None
     graph = build_graph(data, base["dataset"], **dict(C.get(cfg, "graph", {}) or {}))
-    if C.get(cfg, "kge.pretrained", True) is False:  # the capacity control (d-rand), controls.py
+    if C.get(cfg, "kge.pretrained", True) is False:  # the capacity control (d-rand)
         return base, data, graph, random_kge(base, graph, ctx.seed)
     return base, data, graph, pretrained_kge(base, graph, ctx.seed)
 

@@ -14,6 +14,7 @@ import torch
 
 from reprorec import config as C
 from reprorec.cache import cached
+from reprorec.train import isolated_rng
 from reprorec.kge import MODELS, KGEModel, KGETrainConfig, KnownTriples, TransRA, build_model, evaluate, split_triples, train_kge
 
 from .data import ANCHOR_RELATIONS, Graph
@@ -90,3 +91,26 @@ def pretrained_kge(cfg: dict, graph: Graph, seed: int, log=None) -> PretrainedKG
     model = _build(settings, graph)
     model.load_state_dict(blob["state"])
     return PretrainedKGE(model, blob["metrics"], {**blob["info"], "cache": "hit" if hit else "miss"}, blob["trained"])
+
+
+def random_kge(cfg: dict, graph: Graph, seed: int) -> PretrainedKGE:
+    """The capacity control (d-rand, ``kge.pretrained: false``): the KGE exactly as pretraining starts it,
+    never trained.
+
+    (d) adds a second entity table per user and item, relation projections and attention on top of (c);
+    its gain could come from that capacity alone. Here the model has the same class, shape and weights
+    that `pretrained_kge` starts training from (built on the isolated stream of ``seed``), the same
+    entities are marked for (c)/(d) initialisation (those of the graph's training split), and the run's
+    own random stream draws exactly what it draws in (d), so the ranker's init and dropout are (d)'s too.
+    """
+    settings = kge_settings(cfg)
+    with isolated_rng(seed):
+        start = _build(settings, graph)
+    model = _build(settings, graph)  # the same draw from the run's stream as pretrained_kge makes
+    model.load_state_dict(start.state_dict())
+    parts = split_triples(graph.triples, tuple(settings["split"]), seed=seed)
+    trained = torch.zeros(graph.triples.n_entities, dtype=torch.bool)
+    trained[parts["train"].triples[:, [0, 2]].reshape(-1)] = True
+    info = {"pretrained": False, "epochs": 0, "split_sizes": {k: len(v) for k, v in parts.items()},
+            "graph": graph.stats, "settings": settings}
+    return PretrainedKGE(model, {}, info, trained)
