@@ -8,6 +8,9 @@
   reprorec verify RECORD.json        re-run a record's config and seed; compare the metrics
   reprorec audit                     provenance of every record in results/ (commit in history? dirty?)
   reprorec list                      papers, methods and experiments
+  reprorec site [--out build/site]   static web leaderboard (plain HTML) from results/
+  reprorec cite PAPER DATASET METHOD [--metric M] [--format md|latex|bibtex]
+  reprorec export results [--format parquet|csv|jsonl|dataset] [--out PATH]
 """
 from __future__ import annotations
 
@@ -55,6 +58,10 @@ def parser() -> argparse.ArgumentParser:
 
     add_audit(sub)
 
+    from .export import add_parser as add_export
+    from .site import add_parser as add_site, cite
+
+    add_site(sub), cite.add_parser(sub), add_export(sub)
     try:
         from .tune.harness import add_parser as add_tune  # the Optuna harness (optional until built)
 
