@@ -4,7 +4,7 @@
   reprorec reproduce [all | PAPER ...] [--profile quick|full] [--seeds N] [--reuse]   regenerate, then compare
   reprorec tune PAPER METHOD --dataset D --trials N [--storage URL] [--final-seeds N]   Optuna sweep
   reprorec leaderboard
-  reprorec data list | verify [NAME ...] | info NAME
+  reprorec data list | verify [NAME ...] | info NAME | export NAME [--split random --seed S] [--out DIR]
   reprorec verify RECORD.json        re-run a record's config and seed; compare the metrics
   reprorec audit                     provenance of every record in results/ (commit in history? dirty?)
   reprorec list                      papers, methods and experiments
@@ -50,9 +50,12 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("leaderboard", help="rebuild leaderboards/ from results/")
     sub.add_parser("list", help="papers, methods and experiments")
 
-    p = sub.add_parser("data", help="datasets: list, verify, info")
-    p.add_argument("action", choices=["list", "verify", "info"])
+    p = sub.add_parser("data", help="datasets: list, verify, info, export (HF datasets DatasetDict of a split)")
+    p.add_argument("action", choices=["list", "verify", "info", "export"])
     p.add_argument("names", nargs="*")
+    from .data.hf import add_export_args
+
+    add_export_args(p)
 
     from .audit import add_parser as add_audit
 
@@ -147,6 +150,10 @@ def cmd_list(args):
 def cmd_data(args):
     from . import data
 
+    if args.action == "export":
+        from .data.hf import cmd_export
+
+        return cmd_export(args)
     cat = data.catalogue()
     names = args.names or sorted(cat)
     if args.action == "list":

@@ -161,7 +161,7 @@ def test_processed_table_cache_is_used(monkeypatch):
     a = movielens.load_ratings("ml-100k").frame
     b = movielens.load_ratings("ml-100k").frame
     assert len(calls) == 1 and a.equals(b)
-    assert any(p.name.startswith("ml-100k-ratings-v1-") for p in base.cache_dir().glob("*.parquet"))
+    assert any(p.name.startswith("ml-100k-ratings-v1-") for p in base.cache_dir().glob("*.arrow"))
 
 
 def test_criteo_keeps_empty_fields():

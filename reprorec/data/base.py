@@ -212,21 +212,74 @@ def cached_table(
     files: dict[str, str],
     parse: Callable[[], pd.DataFrame],
 ) -> pd.DataFrame:
-    """Parse once, then read the Parquet cache keyed by raw checksums + preprocessing version.
+    """Parse once, then read the Arrow cache keyed by raw checksums + preprocessing version.
 
-    Bump ``version`` in a loader whenever its parsing changes: old caches are then ignored.
+    The cache is a Hugging Face ``datasets`` folder (``save_to_disk``: Arrow, memory-mapped on load;
+    see ``cached_dataset``); the frame read back is identical to the parsed one (dtypes and index
+    included: the pandas schema metadata is kept beside the Arrow data). Bump ``version`` in a loader
+    whenever its parsing changes: old caches are then ignored.
     """
+    ds, meta = _cached(name, version, files, parse)
+    table = ds.data.table
+    if meta:
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"pandas": meta.encode()})
+    return table.to_pandas()
+
+
+def cached_dataset(name: str, version: int, files: dict[str, str], parse: Callable[[], pd.DataFrame]):
+    """The same cache as a memory-mapped ``datasets.Dataset`` (nothing read into memory until used)."""
+    return _cached(name, version, files, parse)[0]
+
+
+def _cache_path(name: str, version: int, files: dict[str, str]) -> Path:
     key_src = json.dumps({"name": name, "version": version, "files": files}, sort_keys=True)
     key = hashlib.sha256(key_src.encode()).hexdigest()[:16]
-    path = cache_dir() / f"{name}-v{version}-{key}.parquet"
-    if path.exists():
-        return pd.read_parquet(path)
-    frame = parse()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    frame.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
-    return frame
+    return cache_dir() / f"{name}-v{version}-{key}.arrow"
+
+
+def _cached(name, version, files, parse):
+    import datasets
+    import pyarrow as pa
+
+    path = _cache_path(name, version, files)
+    if not (path / "dataset_info.json").exists():
+        frame = parse()
+        cats = [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
+        if cats:  # datasets stores dictionary columns as plain values: the frame would not come back equal
+            raise TypeError(f"[{name}] categorical columns {cats} cannot be cached; cache the raw values instead")
+        table = pa.Table.from_pandas(frame)
+        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+        try:
+            with _quiet_datasets():
+                datasets.Dataset(table).save_to_disk(str(tmp))
+            meta = (table.schema.metadata or {}).get(b"pandas", b"").decode()
+            (tmp / "pandas_metadata.json").write_text(meta)
+            try:
+                os.rename(tmp, path)  # atomic; another process may have won the race: theirs is identical
+            except OSError:
+                pass
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    with _quiet_datasets():
+        ds = datasets.load_from_disk(str(path))
+    meta_file = path / "pandas_metadata.json"
+    return ds, meta_file.read_text() if meta_file.exists() else ""
+
+
+class _quiet_datasets:
+    """No progress bars from ``datasets`` for these small cache writes and reads."""
+
+    def __enter__(self):
+        import datasets
+
+        self.was = datasets.utils.logging.is_progress_bar_enabled()
+        datasets.disable_progress_bars()
+
+    def __exit__(self, *exc):
+        import datasets
+
+        if self.was:
+            datasets.enable_progress_bars()
 
 
 def resolve(dataset: str, raw_files: Iterable[RawFile]) -> tuple[dict[str, Path], dict[str, str]]:

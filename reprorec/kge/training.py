@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..progress import bar
 from .evaluation import evaluate
 from .losses import LOSSES
 from .models import KGEModel
@@ -61,7 +62,8 @@ def train_kge(model: KGEModel, train: TripleSet, cfg: KGETrainConfig, val: torch
     best, best_state, bad = -1.0, None, 0
     train_seconds, seen, epoch = 0.0, 0, 0
     model.train()
-    for epoch in range(1, cfg.epochs + 1):
+    epochs = bar(range(1, cfg.epochs + 1), desc="KGE epochs", unit="epoch")  # drawn on a terminal only
+    for epoch in epochs:
         t0 = time.perf_counter()
         order = torch.randperm(len(data), generator=g)
         total = 0.0
@@ -80,6 +82,7 @@ def train_kge(model: KGEModel, train: TripleSet, cfg: KGETrainConfig, val: torch
         train_seconds += time.perf_counter() - t0
         seen += len(data)
         history["loss"].append(total / len(data))
+        epochs.set_postfix(loss=f"{history['loss'][-1]:.4f}", refresh=False)
         if val is not None and cfg.eval_every and epoch % cfg.eval_every == 0:
             mrr = evaluate(model, val, known, candidate_types=candidate_types)["mrr"]
             history["val_mrr"].append((epoch, mrr))
@@ -91,6 +94,7 @@ def train_kge(model: KGEModel, train: TripleSet, cfg: KGETrainConfig, val: torch
                 bad += 1
                 if cfg.patience and bad >= cfg.patience:
                     break
+    epochs.close()
     if best_state is not None:
         model.load_state_dict(best_state)
     return {"epochs": epoch, "train_seconds": train_seconds, "triples_per_s": seen / max(train_seconds, 1e-9),

@@ -3,8 +3,8 @@
 The interval is the claims engine's when it offers one for a row (``reprorec.claims.row_interval``),
 else the Student-t interval of the mean over seeds, and the output says which. Citation metadata for a
 paper comes from its package (``CITATION`` dict or ``BIBTEX`` string in reprorec/papers/<p>/__init__.py)
-when present, else from the title, year and arXiv id written at the top of the paper's README; nothing
-is made up (no DOI unless the package gives one). The suite's entry comes from CITATION.cff.
+when present, else from the top README's "How to cite" entry with the arXiv id the paper's README names,
+else from that README's title, year and arXiv id; nothing is made up (no DOI unless a source gives one). The suite's entry comes from CITATION.cff.
 """
 from __future__ import annotations
 
@@ -90,17 +90,36 @@ def _readme_bibtex(paper: str) -> str | None:
         return None
     lines = readme.read_text().splitlines()
     head = lines[0].lstrip("# ").strip()
-    top = "\n".join(lines[:15])
-    arxiv = re.search(r"arXiv[: ]\s*(\d{4}\.\d{4,5})", top)
-    if not arxiv:
-        return None  # not a paper (e.g. the foundation baselines)
     title = head.split(" — ", 1)[-1]  # "R3 — Review Regularized ..." -> the title after the short name
     title = re.sub(r"\s*\([^()]*\d{4}[^()]*\)\s*$", "", title).strip()
+    arxiv = re.search(r"arXiv[: ]\s*(\d{4}\.\d{4,5})", "\n".join(lines[:15]))
+    listed = _root_readme_entry(arxiv.group(1) if arxiv else None, title)
+    if listed:
+        return listed
+    if not arxiv:
+        return None  # not a paper (e.g. the foundation baselines), or nothing to cite it by
     year = re.search(r"\((?:[^()]*\D)?((?:19|20)\d\d)\)\s*$", head)
     fields = {"title": "{" + title + "}", "year": year.group(1) if year else "20" + arxiv.group(1)[:2],
               "eprint": arxiv.group(1), "archivePrefix": "arXiv",
               "note": f"Authors and venue: see reprorec/papers/{paper}/README.md"}
     return _entry("misc", f"{paper}{fields['year']}", fields)
+
+
+def _root_readme_entry(arxiv_id: str | None, title: str) -> str | None:
+    """The entry for this paper in the top README's "How to cite" block: the one naming its arXiv id,
+    else the one whose title is the paper README's title."""
+    text = (REPO_ROOT / "README.md").read_text()
+    entries = [e.strip() for block in re.findall(r"```bibtex\n(.*?)```", text, flags=re.S)
+               for e in re.split(r"\n(?=@)", block.strip())]
+    for e in entries:
+        if arxiv_id and arxiv_id in e:
+            return e
+    norm = re.sub(r"\W+", " ", title).strip().lower()
+    for e in entries:
+        m = re.search(r"title\s*=\s*\{+([^}]*)\}", e)
+        if m and norm and re.sub(r"\W+", " ", m.group(1)).strip().lower() == norm:
+            return e
+    return None
 
 
 def suite_bibtex() -> str:

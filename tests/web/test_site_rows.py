@@ -84,11 +84,11 @@ def test_cite_gives_value_interval_provenance_regenerate_and_bibtex(results, mon
     assert f"test/mse = {s.mean:.4f} ± {(s.hi - s.lo) / 2:.4f}" in out
     assert "Student-t" in out and "`0 1 2`" in out and "c0ffee" in out and "ab" * 32 in out
     assert "for s in 0 1 2; do reprorec run r3 r3 --dataset ml-100k --profile full --seed $s; done" in out
-    assert "@misc{r32020" in out and "eprint = {2008.13527}" in out and "@software{reprorec" in out
+    assert "@inproceedings{pan2020r3" in out and "2008.13527" in out and "@software{reprorec" in out
     assert "doi" not in out.lower()
     assert cite.cite("r3", "ml-100k", "deepconn", metric="mae", fmt="bibtex").count("@") == 2
     tex = cite.cite("r3", "ml-100k", "deepconn", metric="mae", fmt="latex")
-    assert r"\cite{r32020,reprorec}" in tex and "$0.4100 \\pm" in tex
+    assert r"\cite{pan2020r3,reprorec}" in tex and "$0.4100 \\pm" in tex
     with pytest.raises(KeyError):
         cite.cite("r3", "ml-100k", "nope")
 
