@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import importlib
 import json
+import math
 import re
 import shutil
 from collections import defaultdict
@@ -52,7 +53,7 @@ def page(title: str, body: str, papers: list[str]) -> str:
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{esc(title)} — reprorec</title>"
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            '<link rel="stylesheet" href="assets/site.css"><script src="assets/sort.js"></script></head>\n'
+            '<link rel="stylesheet" href="assets/site.css"><script src="assets/site.js"></script></head>\n'
             f'<body><header><a href="index.html"><b>reprorec</b></a>{nav}<a href="index.html#datasets">datasets</a>'
             f"</header>\n<main>\n<h1>{esc(title)}</h1>\n{body}\n</main></body></html>\n")
 
@@ -150,6 +151,10 @@ def _profile_block(paper: str, sect: list[Row]) -> str:
     return f"<p class=note>Profile <code>{esc(prof)}</code> overrides by method:</p><ul class=note>{items}</ul>"
 
 
+def _has_overrides(paper: str, sect: list[Row]) -> bool:
+    return any((profile_overrides(paper, r.dataset, r.method) or {}).get(r.profile) for r in sect)
+
+
 def _section(paper: str, sect: list[Row], refs: dict) -> str:
     dataset, profile = sect[0].dataset, sect[0].profile
     primary, mode = sect[0].primary, sect[0].mode
@@ -187,6 +192,9 @@ def _section(paper: str, sect: list[Row], refs: dict) -> str:
             f'<a href="dataset-{esc(_dataset_page(dataset))}.html">{esc(dataset)}</a>.</p>\n'
             + _profile_block(paper, sect)
             + (f"<p class=note>All rows: {_link_labels(shared, labels)}</p>" if shared else "")
+            + ("<p class=note><b>Notes come from the experiment configs and describe their full setting;</b> "
+               f"this table ran with the <code>{esc(profile)}</code> overrides listed above.</p>"
+               if profile != "full" and any(r.note for r in sect) and _has_overrides(paper, sect) else "")
             + '<table class="sortable"><thead><tr>' + "".join(f"<th>{esc(h)}</th>" for h in head)
             + "</tr></thead><tbody>\n" + "\n".join(body) + "\n</tbody></table>\n"
             + (f'<p><img class="figure" src="{fig.as_posix()}" alt="test {esc(str(primary))} by method"></p>'
@@ -201,38 +209,49 @@ def _dataset_page(dataset: str) -> str:
 
 # ---------------------------------------------------------------------------------------------- claims
 
-def _claims_html(paper: str) -> str:
-    """The claims engine's outcomes for a paper, each with its effect and CI drawn; empty when the engine
-    (reprorec.claims.evaluate) is not installed."""
+def _claims_html(paper: str, sections: list[tuple[str, str]]) -> str:
+    """The claims engine's outcomes for a paper, each with its effect and CI drawn and a link to the
+    tables it was computed from; empty when the engine (reprorec.claims.evaluate) is not installed or
+    the paper has no claims."""
     try:
         claims = importlib.import_module("reprorec.claims")
     except ImportError:
         return ""
     evaluate = getattr(claims, "evaluate", None)
-    if evaluate is None:
+    has = getattr(claims, "papers_with_claims", None)
+    if evaluate is None or (has is not None and paper not in has()):
         return ""
     results = evaluate(paper)
     if not results:
         return ""
     items = []
     for res in results:
-        d = res if isinstance(res, dict) else {k: getattr(res, k) for k in dir(res) if not k.startswith("_")
-                                               and not callable(getattr(res, k))}
-        cid = str(d.get("id") or d.get("claim_id") or len(items) + 1)
-        outcome = str(d.get("outcome") or d.get("verdict") or "")
-        effect = d.get("effect")
-        ci = d.get("ci") or (d.get("ci_low"), d.get("ci_high"))
-        text = d.get("paper_says") or d.get("text") or d.get("claim") or ""
-        where = " · ".join(str(d[k]) for k in ("dataset", "metric", "profile") if d.get(k))
-        plot = _ci_svg(effect, ci) if isinstance(effect, (int, float)) else ""
-        evidence = [f'<a href="#prov-{esc(str(i))}">{esc(str(i))}</a>' for i in d.get("rows", []) or []]
-        items.append(f'<tr id="claim-{esc(_slug(cid + "-" + where))}"><td>{esc(cid)}</td><td>{esc(str(text))}</td>'
-                     f"<td>{esc(where)}</td><td class=\"outcome-{esc(outcome.lower())}\">{esc(outcome)}</td>"
-                     f"<td class=num data-v=\"{effect!r}\">{_fmt(effect) if isinstance(effect, (int, float)) else ''}</td>"
-                     f"<td>{plot}</td><td>{' '.join(evidence)}</td></tr>")
-    return ('<h2 id="claims">Claims</h2><table class="sortable"><thead><tr><th>claim</th><th>the paper says</th>'
-            "<th>where</th><th>outcome</th><th>effect</th><th>effect and CI</th><th>evidence</th></tr></thead><tbody>"
-            + "\n".join(items) + "</tbody></table>")
+        d = res.as_dict() if hasattr(res, "as_dict") else res if isinstance(res, dict) else vars(res)
+        cid = str(d.get("claim") or d.get("id") or len(items) + 1)
+        outcome = str(d.get("outcome") or "")
+        effect, ci = d.get("effect"), d.get("ci") or (None, None)
+        finite = isinstance(effect, (int, float)) and math.isfinite(effect)
+        text = d.get("paper_says") or d.get("label") or ""
+        dataset = d.get("dataset")
+        where = " · ".join(str(d[k]) for k in ("dataset", "metric") if d.get(k))
+        detail = "; ".join(x for x in (
+            f"{d.get('kind')}" if d.get("kind") else "",
+            f"n = {d['n']}" if d.get("n") else "",
+            f"p (Holm) = {d['p_adj']:.2g}" if isinstance(d.get("p_adj"), float) and math.isfinite(d["p_adj"]) else "",
+            str(d.get("uncertainty") or ""), str(d.get("note") or "")) if x)
+        links = [f'<a href="#{_slug(f"{ds}-{p}")}">{esc(ds)} · {esc(p)}</a>' for ds, p in sections if ds == dataset]
+        items.append(f'<tr id="claim-{esc(_slug(cid + "-" + str(dataset)))}"><td>{esc(cid)}</td><td>{esc(str(text))}'
+                     + (f'<br><span class=note>{esc(str(d["source"]))}</span>' if d.get("source") else "") + "</td>"
+                     f'<td>{esc(where)}</td><td class="outcome-{esc(_slug(outcome.lower()))}">{esc(outcome)}</td>'
+                     f'<td class=num data-v="{effect!r}">{_fmt(effect) if finite else "—"}</td>'
+                     f'<td>{_ci_svg(effect, ci) if finite else ""}<br><span class=note>'
+                     f'{"[" + _fmt(ci[0]) + ", " + _fmt(ci[1]) + "]" if finite and ci[0] is not None else ""}</span></td>'
+                     f"<td class=note>{esc(detail)}</td><td>{' '.join(links)}</td></tr>")
+    return ('<h2 id="claims">Claims</h2><p>Each claim tested on our records by <code>reprorec claims</code>: effect '
+            "(positive = in the paper's favour) with its 95% CI, drawn against zero; the evidence link leads to the "
+            'table of the runs it pairs.</p><table class="sortable"><thead><tr><th>claim</th><th>the paper says</th>'
+            "<th>where</th><th>outcome</th><th>effect</th><th>effect and CI</th><th>test</th><th>evidence</th></tr>"
+            "</thead><tbody>" + "\n".join(items) + "</tbody></table>")
 
 
 def _ci_svg(effect: float, ci) -> str:
@@ -240,6 +259,8 @@ def _ci_svg(effect: float, ci) -> str:
     try:
         lo, hi = float(ci[0]), float(ci[1])
     except (TypeError, ValueError, IndexError):
+        lo = hi = effect
+    if not (math.isfinite(lo) and math.isfinite(hi)):
         lo = hi = effect
     span = max(abs(lo), abs(hi), abs(effect), 1e-12) * 1.1
 
@@ -267,7 +288,8 @@ def _paper_page(paper: str, rows: list[Row], papers: list[str], figures: list[st
             f"default, config hash), mean ± sample std over its seeds on the test split. The reference column holds "
             f"published numbers with their source; they are not ours and are never ranked. "
             f'Paper notes: <code>reprorec/papers/{esc(paper)}/README.md</code>.</p>',
-            f"<p>Profiles:</p><ul>{meaning}</ul>", f"<ul>{toc}</ul>", _claims_html(paper)]
+            f"<p>Profiles:</p><ul>{meaning}</ul>", f"<ul>{toc}</ul>",
+            _claims_html(paper, sorted(by_section, key=lambda k: (k[1] != "full", k)))]
     for key in sorted(by_section):
         body.append(_section(paper, by_section[key], refs))
     if figures:

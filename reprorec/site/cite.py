@@ -1,7 +1,7 @@
 """`reprorec cite PAPER DATASET METHOD`: one number with everything needed to cite and regenerate it.
 
-The interval is the claims engine's when it offers one for a row (``reprorec.claims.row_interval``),
-else the Student-t interval of the mean over seeds, and the output says which. Citation metadata for a
+The interval is the claims engine's (``reprorec.claims.contrast_estimate`` on the row alone) when the
+engine is installed, else the Student-t interval of the mean over seeds, and the output says which. Citation metadata for a
 paper comes from its package (``CITATION`` dict or ``BIBTEX`` string in reprorec/papers/<p>/__init__.py)
 when present, else from the top README's "How to cite" entry with the arXiv id the paper's README names,
 else from that README's title, year and arXiv id; nothing is made up (no DOI unless a source gives one). The suite's entry comes from CITATION.cff.
@@ -40,19 +40,26 @@ def _describe(r: Row) -> str:
 
 
 def interval(row: Row, metric: str) -> tuple[float, float | None, float | None, str]:
+    """Mean and 95 % interval of ``metric`` ("test/auc") for one row. The claims engine's estimate (its
+    variance model covers test-row sampling when the records carry bootstrap replicates) when it is
+    installed and the metric is a test metric; otherwise the Student-t interval over seeds."""
     stat = row.stats[metric]
+    split, name = metric.split("/", 1)
     try:
         claims = importlib.import_module("reprorec.claims")
     except ImportError:
         claims = None
-    fn = getattr(claims, "row_interval", None)
-    if fn is not None:
-        mean, lo, hi, how = fn(row.records, metric, level=CI_LEVEL)
-        return mean, lo, hi, how
+    if claims is not None and hasattr(claims, "contrast_estimate") and split == "test":
+        est, note = claims.contrast_estimate({"row": {r["seed"]: r for r in row.records}}, {"row": 1.0}, name)
+        lo, hi = est.ci(CI_LEVEL)
+        if est.n and lo == lo:  # not NaN
+            what = "seeds + test rows" if est.rows else "seeds only (no bootstrap replicates in the records)"
+            return est.effect, lo, hi, (f"{int(CI_LEVEL * 100)}% interval from the claims engine over {est.n} seeds, "
+                                        f"uncertainty: {what}" + (f"; {note}" if note else ""))
     if stat.lo is None:
         return stat.mean, None, None, "one seed: no interval"
     return stat.mean, stat.lo, stat.hi, (f"{int(CI_LEVEL * 100)}% Student-t interval of the mean over {stat.n} seeds "
-                                         "(the claims engine's interval is not available here)")
+                                         "(the claims engine is not installed, or this is not a test metric)")
 
 
 # ------------------------------------------------------------------------------------------- BibTeX

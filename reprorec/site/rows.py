@@ -117,7 +117,8 @@ class Row:
         entry = catalogue_entry(self.dataset)
         if entry is None:
             return {}, "none"
-        return {rf.path: rf.sha256 or "(not pinned)" for rf in entry.raw_files()}, f"catalogue ({entry.name})"
+        return ({rf.path: rf.sha256 or "(not pinned)" for rf in entry.raw_files()},
+                f"the catalogue entry {entry.name}: these records do not list the files they read")
 
     def regenerate(self) -> list[str]:
         """Shell commands that re-run every seed of this row and one that re-checks a record."""

@@ -114,9 +114,13 @@ def test_site_pages_provenance_and_claims(results, tmp_path, monkeypatch):
     assert 'id="prov-r3-ml-100k-r3-full-main-default-aaaaaaaaaaaa"' in html and "reprorec verify" in html
     assert "eeeeeeeeeeee" not in html and 'id="claims"' not in html  # no trials; no claims engine, no section
     fake = types.ModuleType("reprorec.claims")
-    fake.evaluate = lambda paper, dataset=None: [{"id": "C1", "paper_says": "R3 beats DeepCoNN", "outcome": "supported",
-                                                  "effect": -0.1, "ci": (-0.15, -0.05), "dataset": "ml-100k"}]
+    fake.evaluate = lambda paper, dataset=None: [
+        {"claim": "C1", "paper_says": "R3 beats DeepCoNN", "outcome": "supported", "effect": 0.1, "ci": (0.05, 0.15),
+         "dataset": "ml-100k", "metric": "mse", "n": 3, "p_adj": 0.01},
+        {"claim": "C2", "paper_says": "untestable here", "outcome": "not testable", "effect": math.nan,
+         "ci": (math.nan, math.nan), "dataset": "ml-100k"}]
     monkeypatch.setitem(sys.modules, "reprorec.claims", fake)
     build(out, results_root=results)
     html = (out / "paper-r3.html").read_text()
-    assert 'id="claims"' in html and "R3 beats DeepCoNN" in html and "<svg" in html
+    assert 'id="claims"' in html and "R3 beats DeepCoNN" in html and html.count("<svg") == 1
+    assert '<a href="#ml-100k-full">ml-100k · full</a>' in html and 'id="ml-100k-full"' in html

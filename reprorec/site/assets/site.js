@@ -1,4 +1,5 @@
-/* reprorec site: click a column header to sort its table (again to reverse). No dependencies. */
+/* reprorec site: click a column header to sort its table (again to reverse); a link to a provenance
+   block opens it. No dependencies. */
 (function () {
   "use strict";
   function key(cell) {
@@ -22,7 +23,14 @@
     Array.prototype.forEach.call(table.tHead.rows[0].cells, function (h) { h.removeAttribute("aria-sort"); });
     th.setAttribute("aria-sort", dir === 1 ? "ascending" : "descending");
   }
+  function openTarget() {
+    var id = decodeURIComponent(location.hash.slice(1));
+    var el = id && document.getElementById(id);
+    if (el && el.tagName === "DETAILS") { el.open = true; el.scrollIntoView(); }
+  }
+  window.addEventListener("hashchange", openTarget);
   document.addEventListener("DOMContentLoaded", function () {
+    openTarget();
     Array.prototype.forEach.call(document.querySelectorAll("table.sortable"), function (table) {
       Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, col) {
         th.tabIndex = 0;
