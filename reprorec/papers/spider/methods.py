@@ -86,7 +86,7 @@ def _stream_loop(cfg, ctx, stream, process, predict, val=None):
     marks = _checkpoints(n_b)
     primary = C.get(cfg, "metric.name")
     curve, t_update, on = [], 0.0, _curve_stream(stream, cfg)
-    for b in bar(range(n_b), desc=f"{cfg['method']} stream", unit="batch", enable=None if ctx.progress else False):
+    for b in bar(range(n_b), desc=f"{cfg.get('method', 'spider')} stream", unit="batch", enable=None if ctx.progress else False):
         sl = slice(b * bs, (b + 1) * bs)
         t0 = time.perf_counter()
         process(stream.idx[sl], stream.y[sl])
