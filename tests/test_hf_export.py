@@ -43,3 +43,23 @@ def test_arrow_stream_equals_the_batch_reader(tmp_path, data_dir):
     assert again.cache_files == ds.cache_files
     head = hf.arrow_stream(src, "criteo", block_size=1 << 16, cache=tmp_path, max_rows=1000)
     assert head.num_rows == 1000 and head.data.table.equals(want.slice(0, 1000).cast(head.data.table.schema))
+
+
+def test_full_criteo_path_exports_through_the_arrow_stream(tmp_path, data_dir):
+    import shutil
+    import warnings
+
+    from reprorec.data import base
+
+    (tmp_path / "criteo/dac").mkdir(parents=True)
+    shutil.copyfile(data_dir / "criteo/wide_resdnn_raw/train.txt", tmp_path / "criteo/dac/train.txt")
+    base.set_data_dir(tmp_path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the full file has no pinned checksum: observed sha256 recorded
+            dd, info = hf.export("criteo", "all")
+    finally:
+        base.set_data_dir(None)
+    assert dd["train"].num_rows == 8000 and info["rows"] == {"train": 8000}
+    assert info["files"] == {"criteo/dac/train.txt": base.content_sha256(tmp_path / "criteo/dac/train.txt")}
+    assert info["fingerprint"] == splits.fingerprint({"train": np.arange(8000)})
