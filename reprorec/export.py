@@ -25,14 +25,15 @@ def _kind(rec: dict) -> str:
 
 
 def results_frame(results_root: Path | None = None) -> pd.DataFrame:
-    from .site.rows import _rel, study_of
+    from .leaderboard import study_name
+    from .site.rows import _rel
 
     rows = []
     for rec in iter_records(results_root):
         code = rec.get("code") or {}
         data = rec.get("data") or {}
         row = {"paper": rec["paper"], "dataset": rec["dataset"], "method": rec["method"],
-               "profile": rec.get("profile"), "study": study_of(rec), "kind": _kind(rec), "seed": rec.get("seed"),
+               "profile": rec.get("profile"), "study": study_name(rec.get("config") or {}), "kind": _kind(rec), "seed": rec.get("seed"),
                "config_hash": rec.get("config_hash"), "config_file": rec.get("config_file"),
                "commit": code.get("commit"), "dirty": code.get("dirty"), "split_fingerprint": data.get("split"),
                "data_files": json.dumps(data.get("files") or {}, sort_keys=True),

@@ -174,7 +174,8 @@ def _section(paper: str, sect: list[Row], refs: dict) -> str:
     body = []
     for rank, (r, note) in enumerate(zip(sect, notes), 1):
         wall = sum(x.get("wall_time_s") or 0.0 for x in r.records) / len(r.records)
-        cells = [f'<td class="num" data-v="{rank}">{rank}</td>', f"<td><code>{esc(r.method)}</code></td>",
+        variant = f' <span class=note>[{esc(", ".join(r.variant))}]</span>' if r.variant and not r.tuned else ""
+        cells = [f'<td class="num" data-v="{rank}">{rank}</td>', f"<td><code>{esc(r.method)}</code>{variant}</td>",
                  f"<td>{esc(r.study or '')}</td>",
                  f"<td>{esc(str(r.tuned.get('study')) + ', ' + str(r.tuned.get('n_trials')) + ' trials') if r.tuned else ''}</td>",
                  f'<td class="num" data-v="{len(r.records)}">{len(r.records)}</td>', f"<td>{esc(' '.join(map(str, r.seeds)))}</td>"]

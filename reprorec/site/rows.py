@@ -1,22 +1,22 @@
-"""Result records grouped into leaderboard rows, with everything a reader needs to cite or regenerate one.
+"""Leaderboard rows with everything a reader needs to cite or regenerate one.
 
-One row = one (paper, dataset, method, profile, study, tuned, config hash): the seeds of one exact
-configuration. Each row carries mean, sample std and a 95 % Student-t interval of every metric over
-its seeds, the seeds, the record paths, the commits that made them, the data checksums and split
-fingerprints, and the commands that regenerate it. Tuning trials are not rows.
+The grouping is the leaderboard's (``reprorec.leaderboard.rows``: one row per exact configuration, the
+seeds of one config hash; tuning trials and refused records left out). Each row here also carries its
+records, mean, sample std and a 95 % Student-t interval of every metric over its seeds, the commits
+that made them, the data checksums and split fingerprints, and the commands that regenerate it.
 """
 from __future__ import annotations
 
 import functools
 import math
+import os
 import re
 import shlex
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import config as C
-from ..records import REPO_ROOT, iter_records
+from ..records import REPO_ROOT
 
 CI_LEVEL = 0.95
 
@@ -57,6 +57,8 @@ class Row:
     stats: dict[str, Stat]  # "test/auc" -> Stat
     primary: str | None
     mode: str
+    display: str = ""  # the leaderboard's label: method, study, tuning study, differing config keys
+    variant: list = field(default_factory=list)  # `key=value`s that differ from the experiment's config
 
     @property
     def id(self) -> str:
@@ -66,12 +68,7 @@ class Row:
 
     @property
     def label(self) -> str:
-        out = self.method
-        if self.study:
-            out += f" [study {self.study}]"
-        if self.tuned:
-            out += f" (tuned: {self.tuned.get('study')}, {self.tuned.get('n_trials')} trials)"
-        return out
+        return self.display or self.method
 
     @property
     def seeds(self) -> list[int]:
@@ -152,44 +149,29 @@ def catalogue_entry(dataset: str):
     return cat[best] if best else None
 
 
-def study_of(rec: dict) -> str | None:
-    s = (rec.get("config") or {}).get("study")
-    if isinstance(s, dict):
-        s = s.get("name")
-    if s:
-        return str(s)
-    m = re.search(r"/study-([^/]+)/", rec.get("_path", ""))
-    return m.group(1) if m else None
+def rows(paper: str | None = None, results_root: Path | None = None, refused: list | None = None) -> list[Row]:
+    """The leaderboard's rows (``reprorec.leaderboard.rows``: records that pass ``check_record``, one row
+    per paper, dataset, profile, method, study, config hash and tuning study) with their records attached
+    and intervals computed. Refused records are appended to ``refused`` as (path, problems)."""
+    from ..leaderboard import rows as leaderboard_rows
+    from ..records import iter_checked_records
 
-
-def group(records) -> list[Row]:
-    groups: dict[tuple, list[dict]] = defaultdict(list)
-    for r in records:
-        if r.get("trial") is not None or "/trial-" in r.get("_path", ""):
-            continue  # tuning trials are not results
-        tuned = r.get("tuned_from") or None
-        key = (r["paper"], r["dataset"], r["method"], r.get("profile") or "", study_of(r),
-               bool(tuned), r["config_hash"])
-        groups[key].append(r)
-    rows = []
-    for key, recs in sorted(groups.items(), key=lambda kv: tuple("" if x is None else str(x) for x in kv[0])):
-        recs.sort(key=lambda r: (r["seed"], r.get("_path", "")))
-        first = recs[0]
+    recs = [r for r in iter_checked_records(results_root, refused) if paper is None or r["paper"] == paper]
+    by_path = {os.path.relpath(r["_path"], REPO_ROOT): r for r in recs}
+    out = []
+    for lr in leaderboard_rows(records=recs):
+        records = [by_path[p] for p in lr["records"]]
         stats = {}
         for split in ("test", "val"):
-            for m in sorted({m for r in recs for m in (r.get("metrics") or {}).get(split, {})}):
-                vals = [r["metrics"][split][m] for r in recs
-                        if isinstance(r["metrics"].get(split, {}).get(m), (int, float))]
+            for m in sorted({m for r in records for m in (r.get("metrics") or {}).get(split, {})}):
+                vals = [float(r["metrics"][split][m]) for r in records if m in r["metrics"].get(split, {})]
                 if vals:
-                    stats[f"{split}/{m}"] = t_interval([float(v) for v in vals])
-        rows.append(Row(paper=key[0], dataset=key[1], method=key[2], profile=key[3], study=key[4],
-                        tuned=first.get("tuned_from") or None, config_hash=key[6], records=recs, stats=stats,
-                        primary=C.get(first["config"], "metric.name"), mode=C.get(first["config"], "metric.mode", "min")))
-    return rows
-
-
-def rows(paper: str | None = None, results_root: Path | None = None) -> list[Row]:
-    return group(r for r in iter_records(results_root) if paper is None or r["paper"] == paper)
+                    stats[f"{split}/{m}"] = t_interval(vals)
+        out.append(Row(paper=lr["paper"], dataset=lr["dataset"], method=lr["base_method"], profile=lr["profile"] or "",
+                       study=lr["study"], tuned=lr["tuned_from"] or None, config_hash=lr["config_hash"],
+                       records=records, stats=stats, primary=lr["primary"], mode=lr["mode"], display=lr["method"],
+                       variant=list(lr.get("variant") or [])))
+    return out
 
 
 @functools.lru_cache(maxsize=None)

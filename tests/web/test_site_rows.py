@@ -9,17 +9,19 @@ from pathlib import Path
 
 import pytest
 
+from reprorec import config as C
 from reprorec.site import build, cite
 from reprorec.site.build import _link_labels, _split_notes
-from reprorec.site.rows import group, rows, t_interval
+from reprorec.site.rows import rows, t_interval
 
 
-def _rec(root: Path, seed: int, mse: float, *, method="r3", profile="full", chash="aaaaaaaaaaaa", study=None,
-         tuned=None, trial=False, note="") -> Path:
-    cfg = {"paper": "r3", "dataset": "ml-100k", "method": method, "profile": profile,
+def _rec(root: Path, seed: int, mse: float, *, method="r3", profile="full", dim=8, study=None, tuned=None,
+         trial=False, note="") -> Path:
+    cfg = {"paper": "r3", "dataset": "ml-100k", "method": method, "profile": profile, "model": {"dim": dim},
            "metric": {"name": "mse", "mode": "min"}, "leaderboard_note": note}
     if study:
-        cfg["study"] = study
+        cfg["study"] = {"name": study, "point": {"model.dim": dim}}
+    chash = C.config_hash(cfg)
     sub = f"study-{study}/" if study else ("tuned/" if tuned else ("trial-s/" if trial else ""))
     path = root / "r3" / "ml-100k" / method / profile / sub / f"{seed}-{chash}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -34,16 +36,19 @@ def _rec(root: Path, seed: int, mse: float, *, method="r3", profile="full", chas
     return path
 
 
+HASH = {}
+
+
 @pytest.fixture
 def results(tmp_path):
     root = tmp_path / "res"
     for s, v in enumerate([0.90, 0.92, 0.94]):
-        _rec(root, s, v, note="(a) backbone: the plain model. Same data for all.")
+        HASH["main"] = _rec(root, s, v, note="(a) backbone: the plain model. Same data for all.").name.split("-")[1][:12]
     for s, v in enumerate([0.80, 0.84]):
-        _rec(root, s, v, method="deepconn", chash="bbbbbbbbbbbb", note="(b) (a) plus reviews. Same data for all.")
-    _rec(root, 0, 0.70, study="wide", chash="cccccccccccc")
-    _rec(root, 0, 0.60, tuned={"study": "opt", "n_trials": 5}, chash="dddddddddddd")
-    _rec(root, 0, 0.10, trial=True, chash="eeeeeeeeeeee")
+        _rec(root, s, v, method="deepconn", note="(b) (a) plus reviews. Same data for all.")
+    HASH["study"] = _rec(root, 0, 0.70, study="wide", dim=64).name.split("-")[1][:12]
+    HASH["tuned"] = _rec(root, 0, 0.60, tuned={"study": "opt", "n_trials": 5}, dim=32).name.split("-")[1][:12]
+    _rec(root, 0, 0.10, trial=True, dim=16)
     return root
 
 
@@ -58,14 +63,15 @@ def test_t_interval_matches_the_textbook_formula():
 
 def test_rows_split_by_study_tuned_and_hash_and_drop_trials(results):
     rs = rows(results_root=results)
-    keys = sorted((r.method, r.study or "", bool(r.tuned), r.config_hash, len(r.records)) for r in rs)
-    assert keys == [("deepconn", "", False, "bbbbbbbbbbbb", 2), ("r3", "", False, "aaaaaaaaaaaa", 3),
-                    ("r3", "", True, "dddddddddddd", 1), ("r3", "wide", False, "cccccccccccc", 1)]
-    main = next(r for r in rs if r.config_hash == "aaaaaaaaaaaa")
+    keys = sorted((r.method, r.study or "", bool(r.tuned), len(r.records)) for r in rs)
+    assert keys == [("deepconn", "", False, 2), ("r3", "", False, 3), ("r3", "", True, 1), ("r3", "wide", False, 1)]
+    main = next(r for r in rs if r.config_hash == HASH["main"])
     assert main.stats["test/mse"].mean == pytest.approx(0.92) and main.seeds == [0, 1, 2]
+    s = t_interval([0.90, 0.92, 0.94])
+    assert (main.stats["test/mse"].lo, main.stats["test/mse"].hi) == (pytest.approx(s.lo), pytest.approx(s.hi))
     assert any("--study wide" in c for c in next(r for r in rs if r.study).regenerate())
     assert "--tuned" in next(r for r in rs if r.tuned).regenerate()[0]
-    assert group([]) == []
+    assert all(r.records for r in rs) and {h for r in rs for h in [r.config_hash]} >= set(HASH.values())
 
 
 def test_notes_share_their_tail_and_labels_name_methods():
@@ -78,8 +84,8 @@ def test_notes_share_their_tail_and_labels_name_methods():
 def test_cite_gives_value_interval_provenance_regenerate_and_bibtex(results, monkeypatch):
     monkeypatch.setenv("REPRO_RESULTS_DIR", str(results))
     out = cite.cite("r3", "ml-100k", "r3")  # prefers the tuned full row
-    assert "dddddddddddd" in out and "one seed" in out
-    out = cite.cite("r3", "ml-100k", "r3", tuned=False, study=None, config_hash="aaaa")
+    assert HASH["tuned"] in out and "one seed" in out
+    out = cite.cite("r3", "ml-100k", "r3", tuned=False, config_hash=HASH["main"])
     s = t_interval([0.90, 0.92, 0.94])
     assert f"test/mse = {s.mean:.4f} ± {(s.hi - s.lo) / 2:.4f}" in out
     assert "Student-t" in out and "`0 1 2`" in out and "c0ffee" in out and "ab" * 32 in out
@@ -111,8 +117,8 @@ def test_site_pages_provenance_and_claims(results, tmp_path, monkeypatch):
     pages = build(out, results_root=results)
     html = (out / "paper-r3.html").read_text()
     assert {p.name for p in pages} >= {"index.html", "paper-r3.html", "dataset-ml-100k.html"}
-    assert 'id="prov-r3-ml-100k-r3-full-main-default-aaaaaaaaaaaa"' in html and "reprorec verify" in html
-    assert "eeeeeeeeeeee" not in html and 'id="claims"' not in html  # no trials; no claims engine, no section
+    assert f'id="prov-r3-ml-100k-r3-full-main-default-{HASH["main"]}"' in html and "reprorec verify" in html
+    assert "0.1000" not in html and 'id="claims"' not in html  # no trials; no claims engine, no section
     fake = types.ModuleType("reprorec.claims")
     fake.evaluate = lambda paper, dataset=None: [
         {"claim": "C1", "paper_says": "R3 beats DeepCoNN", "outcome": "supported", "effect": 0.1, "ci": (0.05, 0.15),
