@@ -11,6 +11,7 @@ import html
 import importlib
 import json
 import math
+import os
 import re
 import shutil
 from collections import defaultdict
@@ -323,7 +324,7 @@ def _source(rf) -> str:
     return esc(rf.how_to_get or "no public download")
 
 
-def _index(papers: list[str], rows: list[Row], datasets: list[str]) -> str:
+def _index(papers: list[str], rows: list[Row], datasets: list[str], refused: list) -> str:
     per_paper = defaultdict(list)
     for r in rows:
         per_paper[r.paper].append(r)
@@ -343,6 +344,11 @@ def _index(papers: list[str], rows: list[Row], datasets: list[str]) -> str:
             f'<h2 id="profiles">Profiles</h2><ul>{meaning}</ul>'
             '<h2 id="datasets">Datasets</h2><table class="sortable"><thead><tr><th>name</th><th>description</th></tr></thead>'
             f"<tbody>{drow}</tbody></table>")
+    if refused:
+        items = "".join(f"<li><code>{esc(os.path.relpath(p, REPO_ROOT))}</code>: {esc('; '.join(why))}</li>"
+                        for p, why in sorted(refused))
+        body += (f'<h2 id="refused">Records left out</h2><p>{len(refused)} records fail the record checks '
+                 f"(<code>reprorec.records.check_record</code>) and are in no table:</p><ul>{items}</ul>")
     return page("reprorec leaderboard", body, papers)
 
 
@@ -354,7 +360,8 @@ def build(out_dir: Path | None = None, results_root: Path | None = None) -> list
     (out / "assets").mkdir(parents=True)
     for f in sorted(ASSETS.iterdir()):
         shutil.copyfile(f, out / "assets" / f.name)
-    rows = all_rows(results_root=results_root)
+    refused: list = []
+    rows = all_rows(results_root=results_root, refused=refused)
     papers = sorted({r.paper for r in rows})
     pages = []
     lb_figs = REPO_ROOT / "leaderboards" / "figures"
@@ -385,7 +392,7 @@ def build(out_dir: Path | None = None, results_root: Path | None = None) -> list
                 p.write_text(page(f"Dataset {r.dataset}", "<p>Derived inside its paper's code; see the paper README.</p>", papers))
                 pages.append(p)
     idx = out / "index.html"
-    idx.write_text(_index(papers, rows, datasets))
+    idx.write_text(_index(papers, rows, datasets, refused))
     return [idx] + pages
 
 

@@ -113,12 +113,17 @@ def test_export_one_row_per_record(results, tmp_path):
 
 
 def test_site_pages_provenance_and_claims(results, tmp_path, monkeypatch):
+    bad = _rec(results, 7, 0.5, dim=99)
+    rec = json.loads(bad.read_text())
+    rec["config"]["model"]["dim"] = 98  # edited after writing: the hash no longer matches
+    bad.write_text(json.dumps(rec))
     out = tmp_path / "site"
     pages = build(out, results_root=results)
     html = (out / "paper-r3.html").read_text()
     assert {p.name for p in pages} >= {"index.html", "paper-r3.html", "dataset-ml-100k.html"}
     assert f'id="prov-r3-ml-100k-r3-full-main-default-{HASH["main"]}"' in html and "reprorec verify" in html
     assert "0.1000" not in html and 'id="claims"' not in html  # no trials; no claims engine, no section
+    assert "0.5000" not in html and bad.name in (out / "index.html").read_text()  # refused, and said so
     fake = types.ModuleType("reprorec.claims")
     fake.evaluate = lambda paper, dataset=None: [
         {"claim": "C1", "paper_says": "R3 beats DeepCoNN", "outcome": "supported", "effect": 0.1, "ci": (0.05, 0.15),
