@@ -13,12 +13,12 @@ process) working on the first N rows:
   python benchmarks/hf_stream_rss.py                    # 0.25M..3M rows (~750 MB file), several minutes
   python benchmarks/hf_stream_rss.py --rows 100000 200000 --out /tmp/x.json   # seconds
 
-Writes results/benchmarks/hf_stream_rss.json (the record) and hf_stream_rss.png (peak RSS vs rows).
+Writes results/benchmarks/hf_stream_rss.json (through benchmarks/record.py) and hf_stream_rss.png (peak RSS
+above the imports vs rows, per mode).
 """
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
 import resource
@@ -114,7 +114,7 @@ def figure(results: list[dict], path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(6, 3.6), dpi=100)
     for mode, style in (("hf-stream", "o-"), ("whole", "s--")):
-        pts = sorted((r["rows"], r["peak_over_base_mb"]) for r in results if r["mode"] == mode)
+        pts = sorted((r["rows"], r["peak_over_base_mb"]) for r in results if r["impl"] == mode)
         ax.plot([p[0] / 1e6 for p in pts], [p[1] for p in pts], style, label=mode)
     ax.set_xlabel("rows (millions, synthetic Criteo format)")
     ax.set_ylabel("peak RSS above imports (MB)")
@@ -131,37 +131,47 @@ def main() -> int:
     ap.add_argument("--rows", type=int, nargs="+", default=DEFAULT_ROWS)
     ap.add_argument("--modes", nargs="+", default=["hf-stream", "whole"])
     ap.add_argument("--out", default=str(REPO / "results" / "benchmarks" / "hf_stream_rss.json"))
+    ap.add_argument("--allow-dirty", action="store_true", help="write the record from uncommitted code (a throwaway)")
     ap.add_argument("--child", nargs=3, metavar=("MODE", "FILE", "ROWS"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         print(json.dumps(child(args.child[0], args.child[1], int(args.child[2]))))
         return 0
-    from reprorec.records import code_state, environment, hardware
+    from record import load_fields, write  # benchmarks/record.py, the one record writer
 
-    results = []
+    reps = []
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "criteo-synth.txt"
         t0 = time.perf_counter()
         generate(src, max(args.rows))
         gen = {"rows": max(args.rows), "bytes": src.stat().st_size, "seconds": round(time.perf_counter() - t0, 1)}
         print(f"generated {gen}", flush=True)
-        for rows in sorted(args.rows):
+        for i, rows in enumerate(sorted(args.rows)):
             for mode in args.modes:
+                start = load_fields("start")
                 p = subprocess.run([sys.executable, __file__, "--child", mode, str(src), str(rows)],
                                    capture_output=True, text=True, check=True,
                                    env={**os.environ, "OMP_NUM_THREADS": "1", "REPRO_PROGRESS": "0"})
-                r = json.loads(p.stdout.strip().splitlines()[-1])
-                results.append(r)
+                r = {"impl": mode, "rep": i, **json.loads(p.stdout.strip().splitlines()[-1]), **start,
+                     **load_fields("end")}
+                reps.append(r)
                 print(f"{mode:9s} rows={r['rows']:>9,} peak RSS {r['peak_rss_mb']:8.1f} MB "
                       f"({r['peak_over_base_mb']:+.1f} over imports)  {r['seconds']:.1f}s", flush=True)
+    summary = {}
+    for mode in args.modes:
+        pts = sorted((r["rows"], r["peak_over_base_mb"]) for r in reps if r["impl"] == mode)
+        if len(pts) > 1:
+            (x0, y0), (x1, y1) = pts[0], pts[-1]
+            summary[mode] = {"rows": [x0, x1], "peak_over_base_mb": [y0, y1],
+                             "mb_per_million_rows": round((y1 - y0) / ((x1 - x0) / 1e6), 1)}
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    record = {"benchmark": "hf_stream_rss", "data": {"kind": "synthetic criteo format", "seed": 0, "file": gen},
-              "results": results, "code": code_state(), "env": environment(), "hardware": hardware(),
-              "load_avg": os.getloadavg(), "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
-    out.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
-    figure(results, out.with_suffix(".png"))
-    print(f"wrote {out} and {out.with_suffix('.png')}")
+    path = write(out.stem, reps=reps, summary=summary, out_dir=out.parent, allow_dirty=args.allow_dirty,
+                 settings={"rows": sorted(args.rows), "modes": args.modes, "block_size": "16 MiB", "scan_batch": 65536},
+                 data={"kind": "synthetic Criteo DAC format (label, 13 int with ~20% empty, 26 hashed cat with ~5% "
+                               "empty, Zipf ids)", "seed": 0, "file": gen})
+    figure(reps, out.with_suffix(".png"))
+    print(json.dumps(summary, indent=1))
+    print(f"wrote {path} and {out.with_suffix('.png')}")
     return 0
 
 

@@ -368,15 +368,15 @@ def build(out_dir: Path | None = None, results_root: Path | None = None) -> list
     for paper in papers:
         prow = [r for r in rows if r.paper == paper]
         figs = []
-        for f in sorted(lb_figs.glob(f"{paper}-*.png")):
-            if any(f.name == f"{paper}-{r.dataset}-{r.profile}.png" for r in prow):
-                (out / "figures").mkdir(exist_ok=True)
-                shutil.copyfile(f, out / "figures" / f.name)
-        for f in sorted((PAPERS_DIR / paper / "figures").glob("*.png")):
-            dest = out / "figures" / paper / f.name
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(f, dest)
-            figs.append(f"figures/{paper}/{f.name}")
+        (out / "figures" / paper).mkdir(parents=True, exist_ok=True)
+        for f in sorted(lb_figs.glob(f"{paper}-*.png")):  # leaderboard bars: inline in their section, else listed
+            shutil.copyfile(f, out / "figures" / f.name)
+            if not any(f.name == f"{paper}-{r.dataset}-{r.profile}.png" for r in prow):
+                figs.append(f"figures/{f.name}")
+        for folder in (REPO_ROOT / "leaderboards" / paper, PAPERS_DIR / paper / "figures"):  # report figures
+            for f in sorted(folder.glob("*.png")):
+                shutil.copyfile(f, out / "figures" / paper / f.name)
+                figs.append(f"figures/{paper}/{f.name}")
         p = out / f"paper-{paper}.html"
         p.write_text(_paper_page(paper, prow, papers, figs))
         pages.append(p)
