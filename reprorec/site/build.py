@@ -123,7 +123,8 @@ def _provenance(row: Row) -> str:
         f"<td>{esc(' '.join(_fmt(v) for v in s.values))}</td></tr>" for k, s in sorted(row.stats.items()))
     return (f'<details id="prov-{row.id}"><summary>{esc(row.label)} · {esc(row.profile)} · '
             f"config <code>{esc(row.config_hash)}</code> — provenance and regenerate</summary>"
-            "<p><b>Regenerate</b> (every seed of this row, then re-check one record against its stored metrics):</p>"
+            "<p><b>Regenerate</b> (<code>reprorec run</code> writes fresh records; <code>reprorec verify</code> re-runs "
+            "each record's exact config and seed and compares the numbers):</p>"
             f"<pre>{esc(chr(10).join(row.regenerate()))}</pre>"
             f"<p>seeds {esc(' '.join(map(str, row.seeds)))} · profile <code>{esc(row.profile)}</code>"
             f"{' · study <code>' + esc(row.study) + '</code>' if row.study else ''}"

@@ -58,8 +58,9 @@ def interval(row: Row, metric: str) -> tuple[float, float | None, float | None, 
                                         f"uncertainty: {what}" + (f"; {note}" if note else ""))
     if stat.lo is None:
         return stat.mean, None, None, "one seed: no interval"
-    return stat.mean, stat.lo, stat.hi, (f"{int(CI_LEVEL * 100)}% Student-t interval of the mean over {stat.n} seeds "
-                                         "(the claims engine is not installed, or this is not a test metric)")
+    why = ("the claims engine (reprorec.claims) is not installed" if claims is None or not hasattr(claims, "contrast_estimate")
+           else "the claims engine's interval covers test metrics" if split != "test" else "the claims engine gave none")
+    return stat.mean, stat.lo, stat.hi, f"{int(CI_LEVEL * 100)}% Student-t interval of the mean over {stat.n} seeds ({why})"
 
 
 # ------------------------------------------------------------------------------------------- BibTeX

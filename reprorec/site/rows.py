@@ -118,16 +118,21 @@ class Row:
                 f"the catalogue entry {entry.name}: these records do not list the files they read")
 
     def regenerate(self) -> list[str]:
-        """Shell commands that re-run every seed of this row and one that re-checks a record."""
+        """Shell commands: ``reprorec verify`` on the row's records (re-runs each record's exact config and
+        seed and compares the numbers: exact for every row), preceded, where the config can be named on
+        the command line (the experiment's file, its tuned file, or ``--set`` for the keys that differ),
+        by the ``reprorec run`` loop that writes fresh records."""
+        verify = "reprorec verify " + " ".join(shlex.quote(p) for p in self.record_paths)
+        if self.study or any(v.startswith("-") for v in self.variant):
+            return [verify]  # a study point or a removed key: only the record's own config says it exactly
         base = ["reprorec", "run", self.paper, self.method, "--dataset", self.dataset, "--profile", self.profile]
         if self.tuned:
             base.append("--tuned")
-        if self.study:
-            base += ["--study", self.study]
+        else:
+            for v in self.variant:
+                base += ["--set", v]
         seeds = " ".join(map(str, self.seeds))
-        cmd = " ".join(shlex.quote(x) for x in base)
-        return [f"for s in {seeds}; do {cmd} --seed $s; done",
-                f"reprorec verify {shlex.quote(self.record_paths[0])}"]
+        return [f"for s in {seeds}; do {' '.join(shlex.quote(x) for x in base)} --seed $s; done", verify]
 
 
 def _rel(path: str) -> str:

@@ -69,7 +69,9 @@ def test_rows_split_by_study_tuned_and_hash_and_drop_trials(results):
     assert main.stats["test/mse"].mean == pytest.approx(0.92) and main.seeds == [0, 1, 2]
     s = t_interval([0.90, 0.92, 0.94])
     assert (main.stats["test/mse"].lo, main.stats["test/mse"].hi) == (pytest.approx(s.lo), pytest.approx(s.hi))
-    assert any("--study wide" in c for c in next(r for r in rs if r.study).regenerate())
+    study = next(r for r in rs if r.study).regenerate()
+    assert study == [f"reprorec verify {study[0].split()[-1]}"] and study[0].endswith(".json")
+    assert main.regenerate()[1] == "reprorec verify " + " ".join(main.record_paths) and len(main.record_paths) == 3
     assert "--tuned" in next(r for r in rs if r.tuned).regenerate()[0]
     assert all(r.records for r in rs) and {h for r in rs for h in [r.config_hash]} >= set(HASH.values())
 
