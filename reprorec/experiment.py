@@ -133,8 +133,10 @@ class _RunLock:
 
     def may_resume(self, asked: bool, say) -> bool:
         last = self.run_dir / "checkpoints" / "last.ckpt"
-        if not asked or self.fd is None or not last.exists():
+        if not asked or self.fd is None:
             return asked
+        if not last.exists():
+            return False  # nothing to resume: start clean (a killed first epoch leaves logs behind)
         if self.state.get("status") == "done":
             return False  # that run finished: a new one starts from scratch
         if self.state.get("code") != self.code:
