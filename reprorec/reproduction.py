@@ -107,17 +107,18 @@ VERDICT = {"exact": "reproduced exactly", "within": "reproduced within tolerance
 
 
 def report(pairs: list[tuple[str, dict | None, dict]]) -> tuple[str, dict]:
-    """Markdown report and JSON summary for (name, committed record or None, regenerated record) triples."""
+    """Markdown report and JSON summary for (name, committed record or None, regenerated record) triples:
+    NOT reproduced first, then within tolerance, exact, and those without a committed record."""
     lines = ["# Reproduction report", "",
              f"Regenerated records against the committed ones. Policy: exact when platform, threads and package "
              f"versions match; relative tolerance {REL_TOL:g} otherwise (see reprorec/reproduction.py).", ""]
     totals = {k: 0 for k in VERDICT}
-    items = []
+    items, by_status = [], {k: [] for k in ("not", "within", "exact", "missing")}
     for name, old, new in pairs:
         if old is None:
             totals["missing"] += 1
             items.append({"name": name, "status": "missing"})
-            lines.append(f"- {VERDICT['missing']}: {name}")
+            by_status["missing"].append(f"- {name}")
             continue
         c = compare(old, new)
         totals[c["status"]] += 1
@@ -125,9 +126,12 @@ def report(pairs: list[tuple[str, dict | None, dict]]) -> tuple[str, dict]:
                       "policy": c["why"], "causes": c["causes"]})
         by = "" if c["status"] == "exact" else f" (max |diff| {c['max_abs']:.3g}, max rel {c['max_rel']:.3g})"
         cause = f"; likely cause: {'; '.join(c['causes'][:4])}" if c["status"] != "exact" and c["causes"] else ""
-        lines.append(f"- {VERDICT[c['status']]}: {name}{by}{cause}")
+        by_status[c["status"]].append(f"- {name}{by}{cause}")
+    for status, entries in by_status.items():
+        if entries:
+            lines += [f"## {VERDICT[status]} ({len(entries)})", "", *entries, ""]
     total = ", ".join(f"{n} {VERDICT[k]}" for k, n in totals.items())
-    lines += ["", f"Totals: {total} (of {len(pairs)})."]
+    lines += [f"Totals: {total} (of {len(pairs)})."]
     return "\n".join(lines) + "\n", {"totals": totals, "items": items, "rel_tol": REL_TOL}
 
 

@@ -216,7 +216,7 @@ def test_killed_reproduce_resumes_mid_run_and_reports_against_committed(tmp_path
     (committed,) = list(iter_records(tmp_path / "committed"))
     assert rec["metrics"] == committed["metrics"] and rec["epochs"] == committed["epochs"]
     report = (tmp_path / "out" / "report.md").read_text()
-    assert "- reproduced exactly: baselines/criteo-900/logreg/quick/0-" in report
+    assert "## reproduced exactly (1)\n\n- baselines/criteo-900/logreg/quick/0-" in report
     assert "Totals: 1 reproduced exactly, 0 reproduced within tolerance, 0 NOT reproduced" in report
     assert json.loads((tmp_path / "out" / "report.json").read_text())["totals"]["exact"] == 1
 
@@ -235,7 +235,7 @@ def test_reproduce_regenerates_even_when_committed_records_exist_and_names_the_c
     assert out.returncode == 0, out.stdout[-3000:]
     assert "1 run, 0 already done" in out.stdout  # not skipped because a committed record exists
     report = (tmp_path / "out" / "report.md").read_text()
-    assert "- reproduced within tolerance: baselines/criteo-900/logreg/quick/0-" in report
+    assert "## reproduced within tolerance (1)\n\n- baselines/criteo-900/logreg/quick/0-" in report
     assert "recorded with 2 threads, now 1" in report and "metrics digest mismatch" in report
 
 
