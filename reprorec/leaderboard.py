@@ -111,9 +111,18 @@ def study_name(cfg: dict) -> str | None:
     return (study.get("name") if isinstance(study, dict) else str(study)) if study else None
 
 
+def experiment_of(rec: dict) -> str:
+    """The experiment a record belongs to: `registry.experiment_name` where the registry has it (several
+    experiments may share one method, e.g. kge-attention-transe/-transr), else the method."""
+    from . import registry
+
+    name_of = getattr(registry, "experiment_name", None)
+    return name_of(rec) if name_of else rec["method"]
+
+
 def _label(rec: dict, variant: list[str]) -> str:
     tuned = rec.get("tuned_from") or None
-    label = rec["method"]
+    label = experiment_of(rec)
     if study_name(rec["config"]):
         label += f" · study {study_name(rec['config'])}"
     if tuned:
@@ -131,7 +140,7 @@ def _group(records: list[dict]) -> dict:
     for r in records:
         if r.get("trial") is not None:
             continue  # tuning trials are not results
-        groups[(r["dataset"], r["profile"], r["method"], study_name(r["config"]), r["config_hash"],
+        groups[(r["dataset"], r["profile"], experiment_of(r), study_name(r["config"]), r["config_hash"],
                 (r.get("tuned_from") or {}).get("study"))].append(r)
     return {key: (recs, variant_keys(recs[0], cache)) for key, recs in groups.items()}
 
