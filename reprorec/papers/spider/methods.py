@@ -24,7 +24,9 @@ from reprorec.registry import register
 from reprorec.train import RunContext, RunResult
 
 from .data import Stream, build_stream, evaluate, holdout, subsample, test_rows
+from . import native
 from .models import Spider, StreamingCP
+from .sparsity import weight_stats
 
 PAPER = "spider"
 
@@ -109,11 +111,21 @@ def _adf(cfg: dict, ctx: RunContext, kind: str) -> RunResult:
                        spike_slab=(kind == "spider"), rho0=float(C.get(cfg, "model.rho0", 0.5)),
                        tau0=float(C.get(cfg, "model.tau0", 1.0)), **common)
     sequential = bool(C.get(cfg, "train.sequential", False))
-    metrics, curve, t_update, n, rows = _stream_loop(cfg, ctx, stream,
-                                                     lambda i, y: model.process_batch(i, y, sequential),
-                                                     model.predict, val)
+    n_b = _n_batches(stream, cfg)
+    marks, weights, done = _checkpoints(n_b), [], [0]
+
+    def process(idx, y):
+        model.process_batch(idx, y, sequential)
+        done[0] += 1
+        if kind != "post" and done[0] in marks:  # the network weights' posterior along the stream
+            weights.append([round(done[0] / n_b, 4), weight_stats(model)])
+
+    metrics, curve, t_update, n, rows = _stream_loop(cfg, ctx, stream, process, model.predict, val)
     extra = {"mode": "sequential" if sequential else "vectorized", "skipped_updates": model.skipped,
              "state_mb": model.memory_bytes() / 2 ** 20}
+    if kind != "post":
+        extra["weights_curve"] = weights
+        extra["update_impl"] = "compiled" if sequential and native.module() is not None else "python"
     if not stream.binary:
         extra["noise_precision"] = float(model.a / model.b)
     if kind == "spider":

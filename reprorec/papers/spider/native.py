@@ -5,12 +5,15 @@ autograd dispatch cost more than the arithmetic. seq_update.cpp issues the same 
 as the Python path in the same order, so both give bit-identical posteriors (tested); it is only
 faster. Without a C++ toolchain, or with REPRO_SPIDER_NATIVE=0, the Python path runs instead.
 The build is cached by torch under ~/.cache/torch_extensions (TORCH_EXTENSIONS_DIR), keyed by a
-hash of the source, so an edited source never loads a stale build.
+hash of the source and of the torch installation and interpreter (several virtualenvs on one machine
+would otherwise keep rebuilding one shared build directory), so an edited source never loads a stale
+build.
 """
 from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import warnings
 from functools import lru_cache
 from pathlib import Path
@@ -24,9 +27,11 @@ def enabled() -> bool:
 
 @lru_cache(maxsize=1)
 def _build():
+    import torch
     from torch.utils.cpp_extension import load
 
-    tag = hashlib.sha256(SOURCE.read_bytes()).hexdigest()[:12]
+    key = SOURCE.read_bytes() + f"|{torch.__version__}|{torch.__file__}|{sys.prefix}".encode()
+    tag = hashlib.sha256(key).hexdigest()[:12]
     return load(name=f"spider_seq_{tag}", sources=[str(SOURCE)], extra_cflags=["-O2"], verbose=False)
 
 

@@ -47,3 +47,7 @@ def test_quick_run_records_a_running_curve_and_both_metric_scales(data_dir):
     assert test["mse"] == pytest.approx(test["rmse"] ** 2) and test["mse_orig"] == pytest.approx(test["rmse_orig"] ** 2)
     assert 1.8 < test["rmse_orig"] / test["rmse"] < 2.5  # the training-stream std of Alog's ln(1+count) (~2.16)
     assert rec["ep_updates"] > 0 and rec["mode"] == "vectorized"
+    weights = rec["weights_curve"]  # the weights' posterior at every curve checkpoint
+    assert [w[0] for w in weights] == [c[0] for c in curve]
+    assert all(sum(w[1]["incl_hist"]) == w[1]["n_weights"] == 3851 for w in weights)
+    assert all(0 <= w[1]["frac_incl_below_half"] <= 1 for w in weights)
