@@ -25,8 +25,7 @@ from reprorec.train import RunContext, RunResult
 
 from .data import Stream, build_stream, evaluate, holdout, subsample, test_rows
 from . import native
-from .models import Spider, StreamingCP
-from .sparsity import weight_stats
+from .models import Spider, StreamingCP, weight_stats
 
 PAPER = "spider"
 

@@ -429,3 +429,33 @@ class StreamingCP(ADFModel):
                          for k in range(K)], 1)
         empty = mu.new_zeros(B, 0)
         return f, empty, g.reshape(B, -1), empty, h.reshape(B, -1)
+
+
+HIST_BINS = 10
+
+
+def inclusion_probability(m, v, site_prec, site_h, rho0: float, tau0: float) -> torch.Tensor:
+    """sigma(rho~) of every weight at the current posterior N(m, v) and EP prior site (prec, h)."""
+    cav_prec, cav_h = 1 / v - site_prec, m / v - site_h
+    v_c = 1 / cav_prec
+    m_c = cav_h * v_c
+    log_n = lambda x, var: -0.5 * (math.log(2 * math.pi) + torch.log(var) + x ** 2 / var)  # noqa: E731
+    return torch.sigmoid(math.log(rho0 / (1 - rho0)) + log_n(m_c, v_c + tau0) - log_n(m_c, v_c))
+
+
+def weight_stats(model) -> dict:
+    """Snapshot of the network weights' posterior: |mean| quantiles, and with the spike-and-slab prior
+    the inclusion probabilities' histogram, the fraction below 0.5 and the |mean| of both groups."""
+    a = model.mw.abs()
+    q = torch.tensor([0.1, 0.5, 0.9], dtype=a.dtype)
+    out = {"abs_mean_q10_q50_q90": [float(x) for x in torch.quantile(a, q)], "n_weights": int(a.numel())}
+    if getattr(model, "spike_slab", False):
+        p = inclusion_probability(model.mw, model.vw, model.site_prec, model.site_h, model.rho0, model.tau0)
+        p = torch.nan_to_num(p, nan=1.0)  # an invalid cavity (never refined) counts as not inhibited
+        low = p < 0.5
+        out.update(
+            frac_incl_below_half=float(low.double().mean()),
+            incl_hist=[int(c) for c in torch.histc(p, bins=HIST_BINS, min=0.0, max=1.0)],
+            abs_mean_median_below_half=float(a[low].median()) if low.any() else None,
+            abs_mean_median_above_half=float(a[~low].median()) if (~low).any() else None)
+    return out
