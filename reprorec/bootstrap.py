@@ -9,6 +9,11 @@ test rows drawn with replacement by the b-th draw of an RNG seeded by (split fin
 test rows) only. Every method evaluated on the same split therefore sees the *same* resampled test
 sets, so ``A_b - B_b`` is a paired bootstrap replicate of the difference A - B on that split:
 the row-sampling noise common to both methods cancels, as it does in the point estimate.
+Where the split fingerprint also covers training data that changes with the seed while the test rows
+do not (SPIDER: the stream order is part of it), the method passes a fingerprint of the test rows
+alone (``TestRows.key``), so that runs of different seeds on the same test rows share indices too:
+the claims layer needs to know which seeds share test rows (and their noise), and reads it from the
+``rows`` key stored beside the replicates.
 
 Grouped test sets (SPIDER's 50 test sets, whose metric is the mean over sets) are resampled within
 each set (a stratified bootstrap), matching how the metric is defined.
@@ -23,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -42,6 +47,7 @@ class TestRows:
     kind: 'regression' (cols pred, y), 'binary' (cols prob, y) or 'ranks' (col rank, 1 = best).
     groups: test-set id per row (rows of a set contiguous, ids 0..G-1); the metric is the mean over sets.
     scale: for metrics reported in original units (``mse_orig = mse * scale**2``, ``rmse_orig``).
+    key: fingerprint of the test rows, when the split fingerprint also depends on other things.
     """
 
     __test__ = False  # not a pytest class
@@ -50,7 +56,7 @@ class TestRows:
     cols: dict[str, np.ndarray]
     groups: np.ndarray | None = None
     scale: float | None = None
-    extra: dict = field(default_factory=dict)
+    key: str | None = None
 
     def __len__(self):
         return len(next(iter(self.cols.values())))
@@ -165,18 +171,19 @@ def _round(v: float) -> float:
 
 
 def replicates(rows: TestRows, fingerprint: str, names: list[str], B: int = B_DEFAULT) -> dict:
-    """{'B', 'scheme', 'n', 'groups', 'metrics': {name: [B values]}} for the metrics of ``names``
-    that can be recomputed from ``rows`` (others are left out)."""
+    """{'B', 'scheme', 'rows' (the fingerprint that seeded the draws), 'n', 'groups', 'metrics': {name: [B
+    values]}} for the metrics of ``names`` that can be recomputed from ``rows`` (others are left out)."""
     ev = _Evaluator(rows, list(names))
     reps: dict[str, list[float]] = {}
     for draw in row_draws(fingerprint, len(rows), B, rows.groups):
         for k, v in ev(draw).items():
             reps.setdefault(k, []).append(_round(v))
-    return {"B": B, "scheme": SCHEME, "n": len(rows), "groups": ev.G, "metrics": reps}
+    return {"B": B, "scheme": SCHEME, "rows": fingerprint, "n": len(rows), "groups": ev.G, "metrics": reps}
 
 
 def record_entry(rows: TestRows | None, fingerprint: str | None, test_metrics: dict | None) -> dict:
     """What a record stores under ``bootstrap`` ({} when there is nothing to resample)."""
-    if rows is None or not fingerprint or not test_metrics or not enabled() or len(rows) == 0:
+    key = (rows.key if rows is not None else None) or fingerprint
+    if rows is None or not key or not test_metrics or not enabled() or len(rows) == 0:
         return {}
-    return {"bootstrap": {"test": replicates(rows, fingerprint, sorted(test_metrics))}}
+    return {"bootstrap": {"test": replicates(rows, key, sorted(test_metrics))}}

@@ -112,3 +112,14 @@ def test_stream_records_resample_within_each_test_set():
     reps = np.array(boot["metrics"]["mse"])
     assert np.allclose(np.array(boot["metrics"]["rmse"]), np.sqrt(reps), rtol=1e-5)
     assert abs(reps.mean() - rec["metrics"]["test"]["mse"]) < 3 * reps.std() + 1e-9
+
+
+def test_seeds_on_the_same_test_rows_share_their_draws():
+    """SPIDER's stream fingerprint changes with the seed (stream order) but its test sets do not: the
+    rows' own key seeds the draws, so the claims layer can see that the seeds share their row noise."""
+    from reprorec.bootstrap import record_entry
+
+    y = np.linspace(0, 1, 40)
+    a = record_entry(TestRows("regression", {"pred": y + 0.1, "y": y}, key="test-rows"), "stream-seed-0", {"mse": 0})
+    b = record_entry(TestRows("regression", {"pred": y + 0.1, "y": y}, key="test-rows"), "stream-seed-1", {"mse": 0})
+    assert a == b and a["bootstrap"]["test"]["rows"] == "test-rows"

@@ -149,12 +149,14 @@ def evaluate(predict, stream: Stream, keep: list | None = None) -> dict[str, flo
 
 def test_rows(kept: list, stream: Stream) -> TestRows | None:
     """The per-row outputs `evaluate(..., keep=kept)` collected, as reprorec.bootstrap rows: resampled
-    within each test set, the metric being the mean over sets as above."""
+    within each test set, the metric being the mean over sets as above. Keyed by the test entries alone
+    (the stream fingerprint also covers the seed's stream order): every seed shares the row draws."""
     if not kept:
         return None
     pred = np.concatenate([p.double().numpy() for p, _ in kept])
     y = np.concatenate([t.double().numpy() for _, t in kept])
     groups = np.repeat(np.arange(len(kept)), [len(t) for _, t in kept])
+    key = _digest(*[i.numpy() for i, _ in stream.test_sets])
     if stream.binary:
-        return TestRows("binary", {"prob": pred, "y": y}, groups=groups)
-    return TestRows("regression", {"pred": pred, "y": y}, groups=groups, scale=float(stream.std))
+        return TestRows("binary", {"prob": pred, "y": y}, groups=groups, key=key)
+    return TestRows("regression", {"pred": pred, "y": y}, groups=groups, scale=float(stream.std), key=key)
