@@ -11,6 +11,7 @@
   reprorec site [--out build/site]   static web leaderboard (plain HTML) from results/
   reprorec cite PAPER DATASET METHOD [--metric M] [--format md|latex|bibtex]
   reprorec export results [--format parquet|csv|jsonl|dataset] [--out PATH]
+  reprorec claims [PAPER] [--write]  each paper's claims tested on the records; --write regenerates README verdicts
 """
 from __future__ import annotations
 
@@ -65,6 +66,9 @@ def parser() -> argparse.ArgumentParser:
     from .site import add_parser as add_site, cite
 
     add_site(sub), cite.add_parser(sub), add_export(sub)
+    from .claims import add_parser as add_claims
+
+    add_claims(sub)
     try:
         from .tune.harness import add_parser as add_tune  # the Optuna harness (optional until built)
 
