@@ -64,7 +64,7 @@ import numpy as np
 import yaml
 from scipy import stats
 
-from .records import REPO_ROOT, iter_records
+from .records import REPO_ROOT, iter_checked_records
 from .registry import PAPERS_DIR
 
 OUTCOMES = ("reproduced", "not reproduced", "inconclusive", "baseline fails sanity", "not testable")
@@ -247,11 +247,12 @@ def _is_trial(rec: dict) -> bool:
 
 
 class RecordIndex:
-    """(paper, dataset, method, profile, study, tuned) -> {seed: newest record}."""
+    """(paper, dataset, method, profile, study, tuned) -> {seed: newest record}. By default the records of
+    results/ that reprorec.records.check_record accepts (an edited record never decides a verdict)."""
 
     def __init__(self, records=None):
         self.cells: dict = defaultdict(dict)
-        recs = list(iter_records() if records is None else records)
+        recs = list(iter_checked_records() if records is None else records)
         for r in sorted(recs, key=lambda r: r.get("created") or ""):
             if _is_trial(r) or not r.get("metrics", {}).get("test"):
                 continue

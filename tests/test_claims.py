@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 from reprorec import claims as C
-from reprorec.records import REPO_ROOT, iter_records
+from reprorec.records import REPO_ROOT, iter_checked_records
 
 
 # ------------------------------------------------------------------------------------------ Holm
@@ -158,7 +158,7 @@ def test_end_to_end_from_tiny_real_records(one_thread):
 def test_readme_verdict_blocks_are_the_generated_ones():
     """No verdict sentence is hand-written: each paper README's block is what `reprorec claims --write`
     makes from the committed records. If this fails, run `reprorec claims --write` and commit."""
-    index = C.RecordIndex(iter_records(REPO_ROOT / "results"))
+    index = C.RecordIndex(iter_checked_records(REPO_ROOT / "results"))
     for path, text in C.generated(index).items():
         assert path.read_text() == text, f"{path.relative_to(REPO_ROOT)}: run `reprorec claims --write`"
 
