@@ -120,6 +120,7 @@ def test_site_pages_provenance_and_claims(results, tmp_path, monkeypatch):
     rec["config"]["model"]["dim"] = 98  # edited after writing: the hash no longer matches
     bad.write_text(json.dumps(rec))
     out = tmp_path / "site"
+    monkeypatch.setitem(sys.modules, "reprorec.claims", None)  # first without a claims engine
     pages = build(out, results_root=results)
     html = (out / "paper-r3.html").read_text()
     assert {p.name for p in pages} >= {"index.html", "paper-r3.html", "dataset-ml-100k.html"}
