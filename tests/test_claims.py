@@ -166,6 +166,8 @@ def test_readme_verdict_blocks_are_the_generated_ones():
 def test_claims_command_prints_the_table(capsys):
     from reprorec.cli import main
 
+    if "mflet" not in C.papers_with_claims():
+        pytest.skip("no claims.yaml for mflet yet")
     assert main(["claims", "mflet", "--dataset", "ml-100k-ctr"]) == 0
     out = capsys.readouterr().out
     assert "| claim | dataset |" in out and "amazon-musical-instruments-ctr" not in out
