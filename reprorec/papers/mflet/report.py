@@ -140,7 +140,7 @@ def main(argv=None):
         serving = "\n".join(p.read_text() for p in bench if not p.name.startswith("serving-beyond-memory"))
         beyond = "\n".join(p.read_text() for p in bench if p.name.startswith("serving-beyond-memory"))
         body = README.read_text()
-        for tag, block in ((f"claims-{args.profile}", text), ("serving", serving), ("serving-beyond", beyond)):
+        for tag, block in ((f"arms-{args.profile}", text), ("serving", serving), ("serving-beyond", beyond)):
             body = re.sub(rf"(<!-- {tag}:begin -->\n).*?(<!-- {tag}:end -->)", lambda m: m.group(1) + block + m.group(2),
                           body, flags=re.S)
         README.write_text(body)

@@ -5,8 +5,9 @@ writes leaderboards/r3/results-<profile>.md (the tables quoted in the README),
 leaderboards/r3/significance-<profile>.json and leaderboards/r3/lambda-<profile>.png.
 
 Pairing: seed s of every method uses the same split (split seed = run seed; checked through the
-split fingerprint), so R3 and a baseline are compared seed by seed with scipy.stats.ttest_rel and
-scipy.stats.wilcoxon. With 5 seeds the two-sided Wilcoxon p-value cannot go below 0.0625.
+split fingerprint), so R3 and a baseline are compared seed by seed by the claims layer
+(reprorec.claims.compare: effect, CI and p over seeds and, where records carry bootstrap replicates,
+test rows). The verdicts themselves come from claims.yaml (`reprorec claims`).
 """
 from __future__ import annotations
 
@@ -16,9 +17,7 @@ import math
 from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
-from scipy import stats
-
+from reprorec.claims import compare, mean_std
 from reprorec.papers import report_dir
 from reprorec.records import iter_records, results_dir
 
@@ -51,23 +50,11 @@ def _test(r, metric="mse") -> float:
     return r["metrics"]["test"][metric]
 
 
-def mean_std(values) -> tuple[float, float]:
-    v = np.asarray(values, dtype=float)
-    return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else math.nan
-
-
 def paired(a: dict, b: dict) -> dict:
-    """Paired tests of test MSE over the seeds both have (same split required)."""
-    seeds = sorted(set(a) & set(b))
-    for s in seeds:
-        if a[s]["data"]["split"] != b[s]["data"]["split"]:
-            raise ValueError(f"seed {s}: the two runs used different splits")
-    x, y = np.array([_test(a[s]) for s in seeds]), np.array([_test(b[s]) for s in seeds])
-    out = {"seeds": seeds, "mean_diff": float((x - y).mean()), "wins": int((x < y).sum())}
-    if len(seeds) >= 2 and np.any(x != y):
-        out["t_p"] = float(stats.ttest_rel(x, y).pvalue)
-        out["wilcoxon_p"] = float(stats.wilcoxon(x, y).pvalue)
-    return out
+    """MSE(a) − MSE(b) over the seeds both ran on the same split: reprorec.claims.compare, JSON-ready."""
+    c = compare(a, b, "mse")
+    return {"n": c["n"], "mean_diff": c["mean"], "wins": c["n"] - c["wins"] - int((c["d"] == 0).sum()),
+            "ci": list(c["ci"]), "p": c["p"], "uncertainty": "seeds + test rows" if c["rows"] else "seeds only"}
 
 
 def main_table(main: dict) -> tuple[list[str], list[str], str]:
@@ -107,15 +94,15 @@ def significance(main: dict, datasets: list[str]) -> dict:
 
 
 def significance_table(sig: dict) -> str:
-    lines = ["| dataset | comparison | mean ΔMSE (R3 − other) | R3 better in | paired t p | Wilcoxon p |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| dataset | comparison | mean ΔMSE (R3 − other) | 95% CI | R3 better in | p | uncertainty |",
+             "|---|---|---|---|---|---|---|"]
     for ds, entry in sig.items():
         for key, t in entry.items():
             if key == "best_baseline":
                 continue
             label = key + (" (best baseline)" if key.endswith(" " + entry["best_baseline"]) else "")
-            lines.append(f"| {ds} | {label} | {t['mean_diff']:+.4f} | {t['wins']}/{len(t['seeds'])} seeds | "
-                         f"{t.get('t_p', math.nan):.3g} | {t.get('wilcoxon_p', math.nan):.3g} |")
+            lines.append(f"| {ds} | {label} | {t['mean_diff']:+.4f} | [{t['ci'][0]:+.4f}, {t['ci'][1]:+.4f}] | "
+                         f"{t['wins']}/{t['n']} seeds | {t['p']:.3g} | {t['uncertainty']} |")
     return "\n".join(lines)
 
 

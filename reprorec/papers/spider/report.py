@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from reprorec import config as C
+from reprorec.claims import mean_std
 from reprorec.records import REPO_ROOT, iter_records
 from reprorec.papers import report_dir
 from reprorec.registry import PAPERS_DIR
@@ -83,8 +84,8 @@ def constant_predictors() -> str:
 
 
 def _mean_std(vals) -> str:
-    v = np.asarray(vals, dtype=float)
-    return f"{v.mean():.4f} ± {v.std(ddof=1):.4f}" if len(v) > 1 else f"{v.mean():.4f}"
+    mu, sd = mean_std(vals)
+    return f"{mu:.4f}" if sd != sd else f"{mu:.4f} ± {sd:.4f}"  # sd is nan with one seed
 
 
 def acc_vs_authors() -> str:

@@ -4,18 +4,17 @@ data control (a'), and link prediction.
   python -m reprorec.papers.transra.report [--profile full]      # prints markdown
   python -m reprorec.papers.transra.report --negatives           # Amazon: sampled non-clicks of not-yet-reviewed items
 
-Paired test: for each seed present in both a variant and (a), the difference in test AUC (the seed
+Paired comparison: for each seed present in both a variant and (a), the difference in test AUC (the seed
 fixes the ranking model's initialisation and batch order, and the KGE seed; the time windows are
-fixed); two-sided paired t-test (scipy.stats.ttest_rel) and the mean difference.
+fixed), by the claims layer (reprorec.claims.compare: mean difference, p-value over seeds and, where
+records carry bootstrap replicates, test rows). Verdicts: claims.yaml (`reprorec claims transra`).
 """
 from __future__ import annotations
 
 import argparse
-import statistics
 from collections import defaultdict
 
-from scipy import stats
-
+from reprorec.claims import compare, mean_std
 from reprorec.records import iter_records
 
 RANKING = ["backbone", "backbone-pretrain", "backbone-pretrain-reviewed", "kge-features", "kge-init", "kge-attention-transe",
@@ -40,17 +39,13 @@ def collect(profile: str) -> dict:
     return out
 
 
-def _ms(xs):
-    return (statistics.mean(xs), statistics.stdev(xs) if len(xs) > 1 else float("nan"))
+_ms = mean_std
 
 
 def paired(a: dict, b: dict, metric: str = "auc"):
-    """Mean difference b - a over common seeds, its std, the paired t-test p-value, n."""
-    seeds = sorted(set(a) & set(b))
-    d = [b[s]["metrics"]["test"][metric] - a[s]["metrics"]["test"][metric] for s in seeds]
-    p = stats.ttest_rel([b[s]["metrics"]["test"][metric] for s in seeds],
-                        [a[s]["metrics"]["test"][metric] for s in seeds]).pvalue if len(seeds) > 1 else float("nan")
-    return (*_ms(d), float(p), len(seeds)) if d else (float("nan"),) * 3 + (0,)
+    """Mean difference b - a over the paired seeds, its std, p-value, n (reprorec.claims.compare)."""
+    c = compare(b, a, metric)
+    return c["mean"], c["std"], c["p"], c["n"]
 
 
 def _paired_cells(base: dict, runs: dict) -> str:
@@ -93,7 +88,7 @@ def lp_table(recs: dict, dataset: str) -> str:
         if not runs:
             continue
         cells = [_ms([r["metrics"]["test"][k] for r in runs.values()]) for k in ("mrr", "hits@1", "hits@3", "hits@10")]
-        ep = statistics.mean(r["epochs"] for r in runs.values())
+        ep = mean_std(r["epochs"] for r in runs.values())[0]
         rows.append(f"| {m[3:]} | {len(runs)} | " + " | ".join(f"{a:.4f} ± {b:.4f}" for a, b in cells) + f" | {ep:.1f} |")
     return "\n".join(rows)
 
