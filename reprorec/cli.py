@@ -1,7 +1,8 @@
 """reprorec — command line.
 
-  reprorec run PAPER METHOD --dataset D [--seed S] [--profile quick|full] [--set k=v ...] [--resume]
+  reprorec run PAPER METHOD --dataset D [--seed S] [--profile quick|full] [--set k=v ...] [--resume] [--study NAME [--point P]]
   reprorec reproduce [all | PAPER ...] [--profile quick|full] [--seeds N] [--reuse]   regenerate, then compare
+  reprorec sweep PAPER STUDY [--dataset D] [--seeds N] [--profile P]   every run of a named study
   reprorec tune PAPER METHOD --dataset D --trials N [--storage URL] [--final-seeds N]   Optuna sweep
   reprorec leaderboard
   reprorec data list | verify [NAME ...] | info NAME | export NAME [--split random --seed S] [--out DIR]
@@ -35,13 +36,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("method")
     p.add_argument("--dataset", required=True)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--profile", default="quick", choices=["quick", "full"])
+    p.add_argument("--profile", default="quick", help="quick, full, or a profile the config file declares")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set train.lr=0.01 (repeatable)")
     p.add_argument("--config", help="config file (default: the paper's config for this dataset and method)")
     p.add_argument("--tuned", action="store_true", help="use configs/tuned/ when present")
     p.add_argument("--rerun", action="store_true", help="run even if a record exists, replacing it")
     p.add_argument("--no-record", action="store_true", help="do not write a result record")
+    p.add_argument("--study", help="run a named study of the experiment (configs/studies/NAME.yaml)")
+    p.add_argument("--point", help="grid point of the study, e.g. model.rank=3,train.batch_size=128 (or its index)")
     add_trainer_args(p)
 
     from .reproduction import add_parsers as add_reproduce_verify  # reproduce, verify
@@ -69,6 +72,10 @@ def parser() -> argparse.ArgumentParser:
     from .claims import add_parser as add_claims
 
     add_claims(sub)
+
+    from .studies import add_parser as add_sweep
+
+    add_sweep(sub)
     try:
         from .tune.harness import add_parser as add_tune  # the Optuna harness (optional until built)
 
@@ -120,8 +127,14 @@ def cmd_run(args):
 
     cfg_path = args.config or registry.find_config(args.paper, args.dataset, args.method, use_tuned=args.tuned)
     kind = "tuned" if "/tuned/" in str(cfg_path) else "run"
+    study = None
+    if args.study or args.point:
+        from .studies import load as load_study
+
+        st = load_study(args.paper, args.study or "")
+        study = st.resolution(args.profile, st.point(args.point))
     out = run_experiment(cfg_path, profile=args.profile, seed=args.seed, overrides=args.overrides, ctx=context_from_args(args),
-                         write=not args.no_record, rerun=args.rerun, kind=kind)
+                         write=not args.no_record, rerun=args.rerun, kind=kind, study=study)
     from .train import is_global_zero
 
     if not is_global_zero():  # DDP: rank 0 reports
@@ -139,16 +152,14 @@ def cmd_leaderboard(args):
 
 
 def cmd_list(args):
-    from . import config as C
     from . import registry
 
     for paper in registry.papers():
         print(paper)
         for m in registry.methods(paper):
             print(f"  method {m.name}{'  [search space]' if m.search_space else ''}")
-        for f in registry.config_files(paper):
-            cfg = C.load(f)
-            print(f"  experiment {cfg['dataset']}-{cfg['method']}  ({f.name})")
+        for f, cfg in registry.experiment_configs(paper):  # a broken file is skipped with a warning
+            print(f"  experiment {f.stem}  ({f.name})")
 
 
 def cmd_data(args):

@@ -50,18 +50,23 @@ def runs_root() -> Path:
 def run_experiment(cfg_path: Path | str, *, profile: str = "quick", seed: int = 0, overrides=None,
                    ctx: RunContext | None = None, kind: str = "run", write: bool = True, rerun: bool = False,
                    tuned_from: dict | None = None, extra: dict | None = None, run_dir: Path | None = None,
-                   results_root: Path | None = None, say=print) -> Outcome:
+                   results_root: Path | None = None, say=print, study: dict | None = None) -> Outcome:
     """``run_dir`` (checkpoints, logs) defaults to one folder per config and seed; tuning trials pass
     their own so that two workers trying the same config at once never share a checkpoint folder.
     A configs/tuned/ file carries its study in ``tuned_from``; its records inherit it, so the leaderboard
     labels them tuned however they were started (reprorec tune, run --tuned, reproduce --profile full).
     ``results_root``: where the record goes (default: `records.output_results_dir`).
-    ``ctx.resume``: continue from the last checkpoint when the last run there was killed by the same code."""
+    ``ctx.resume``: continue from the last checkpoint when the last run there was killed by the same code.
+    ``study`` (reprorec.studies.Study.resolution) makes it a run of a named study: its record goes under
+    ``<profile>/study-<name>/``."""
     raw = C.load(cfg_path)
     ctx = ctx or RunContext()
-    cfg = C.resolve(raw, profile, overrides)
+    cfg = C.resolve(raw, profile, overrides, study=study)
+    if study:
+        kind = f"study-{study['name']}"
     if execution_settings(ctx):
         cfg["execution"] = execution_settings(ctx)
+    C.check(cfg)  # unknown keys, wrong types and ranges fail here, in one line, before anything runs
     chash = C.config_hash(cfg)
     name = f"{cfg['paper']}/{cfg['dataset']}/{cfg['method']} [{profile}, seed {seed}]"
     root = results_root or (output_results_dir(_say_once(say)) if write else None)
@@ -202,8 +207,7 @@ def experiments(paper: str, use_tuned: bool = False) -> list[Path]:
         return files
     out = []
     for f in files:
-        cfg = C.load(f)
-        tuned = registry.tuned_config_path(paper, cfg["dataset"], cfg["method"])
+        tuned = f.parent / "tuned" / f.name  # = registry.tuned_config_path(paper, dataset, experiment name)
         out.append(tuned if tuned.exists() else f)
     return out
 
@@ -239,6 +243,6 @@ def reproduce(papers: list[str], profile: str, seeds: list[int], ctx: RunContext
 def _headline(record: dict | None) -> str:
     if not record:
         return ""
-    name = C.get(record["config"], "metric.name")
+    name = C.metric(record["config"]).name
     test = record["metrics"].get("test", {})
     return f"test {name}={test[name]:.4f}" if name in test else ""

@@ -22,6 +22,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from . import config as C
+from . import registry
 from .records import REPO_ROOT, is_legacy, iter_checked_records
 from .registry import PAPERS_DIR
 
@@ -46,10 +47,9 @@ def _mean_std(values: list[float]) -> tuple[float, float | None]:
 def references(paper: str) -> dict[tuple[str, str], list[dict]]:
     """(dataset, method) -> reference entries from the paper's config files."""
     out: dict[tuple[str, str], list[dict]] = {}
-    for path in sorted((PAPERS_DIR / paper / "configs").glob("*.yaml")):
-        cfg = C.load(path)
+    for _, cfg in registry.experiment_configs(paper):  # a broken file is skipped with a warning
         if cfg.get("reference"):
-            out[(cfg["dataset"], cfg["method"])] = cfg["reference"]
+            out[(cfg["dataset"], registry.experiment_name(cfg))] = cfg["reference"]
     return out
 
 

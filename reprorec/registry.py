@@ -76,16 +76,17 @@ class Method:
     run: Callable
     search_space: Callable | None = None
     doc: str = ""
+    schema: type | None = None  # a reprorec.config.Experiment subclass: the method's config keys and defaults
 
 
 _METHODS: dict[str, Resolver[Method]] = {}  # paper -> its methods
 
 
-def register(paper: str, name: str, search_space: Callable | None = None):
-    """Decorator: ``@register("r3", "r3")`` on ``def run(cfg, ctx) -> RunResult``."""
+def register(paper: str, name: str, search_space: Callable | None = None, schema: type | None = None):
+    """Decorator: ``@register("r3", "r3", schema=R3Config)`` on ``def run(cfg, ctx) -> RunResult``."""
     def deco(fn):
         methods_of = _METHODS.setdefault(paper, Resolver(f"{paper} method"))
-        methods_of.register(name, Method(paper, name, fn, search_space, (fn.__doc__ or "").strip()))
+        methods_of.register(name, Method(paper, name, fn, search_space, (fn.__doc__ or "").strip(), schema))
         return fn
     return deco
 
@@ -115,22 +116,57 @@ def methods(paper: str | None = None) -> list[Method]:
 
 
 def config_files(paper: str) -> list[Path]:
-    """The paper's experiments: every YAML in its configs/ (tuned/ excluded), sorted."""
-    return sorted((PAPERS_DIR / paper / "configs").glob("*.yaml"))
+    """The paper's experiments: every YAML in its configs/ (tuned/ and layer files excluded), sorted."""
+    from .config import is_layer
+
+    return sorted(p for p in (PAPERS_DIR / paper / "configs").glob("*.yaml") if not is_layer(p))
+
+
+def experiment_configs(paper: str, warn: bool = True) -> list[tuple[Path, dict]]:
+    """(file, loaded config) of every experiment of ``paper``; a file that does not load (malformed YAML,
+    a broken layer) is skipped with a one-line warning, so it never breaks commands about the others."""
+    import sys
+
+    from .config import ConfigError, load
+
+    out = []
+    for path in config_files(paper):
+        try:
+            out.append((path, load(path)))
+        except ConfigError as exc:
+            if warn:
+                print(f"warning: skipped {exc}", file=sys.stderr)
+    return out
 
 
 def tuned_config_path(paper: str, dataset: str, method_name: str) -> Path:
     return PAPERS_DIR / paper / "configs" / "tuned" / f"{dataset}-{method_name}.yaml"
 
 
-def find_config(paper: str, dataset: str, method_name: str, use_tuned: bool = False) -> Path:
-    from .config import load
+def experiment_name(cfg_or_record: dict) -> str:
+    """The experiment (arm) a config or record belongs to: its file name minus the dataset, e.g.
+    'kge-attention-transe' for method kge-attention with kge.model transe. Several experiments may share
+    one method and differ in config; this is the name the leaderboard and the reports show."""
+    file = cfg_or_record.get("config_file") or cfg_or_record.get("_file")
+    stem = Path(file).stem if file else ""
+    prefix = f"{cfg_or_record['dataset']}-"
+    return stem[len(prefix):] if stem.startswith(prefix) and "/tuned/" not in str(file) else cfg_or_record["method"]
 
+
+def find_config(paper: str, dataset: str, method_name: str, use_tuned: bool = False) -> Path:
+    """The experiment file for ``method_name`` on ``dataset``: ``method_name`` is a method, or an experiment
+    name when several experiments share a method (``kge-attention-transe``)."""
     if use_tuned and tuned_config_path(paper, dataset, method_name).exists():
         return tuned_config_path(paper, dataset, method_name)
-    for path in config_files(paper):
-        cfg = load(path)
-        if cfg["dataset"] == dataset and cfg["method"] == method_name:
-            return path
+    by_name = PAPERS_DIR / paper / "configs" / f"{dataset}-{method_name}.yaml"
+    if by_name in config_files(paper):
+        return by_name
+    matches = [path for path, cfg in experiment_configs(paper, warn=False)
+               if cfg["dataset"] == dataset and cfg["method"] == method_name]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        names = ", ".join(p.stem[len(dataset) + 1:] for p in matches)
+        raise KeyError(f"method {method_name} has several experiments on {dataset}: {names}; name one")
     raise FileNotFoundError(f"no config for paper={paper} dataset={dataset} method={method_name} "
                             f"in {PAPERS_DIR / paper / 'configs'}")

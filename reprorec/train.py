@@ -20,7 +20,8 @@ import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
-from .config import get
+from .config import FitTrain, section
+from .config import metric as metric_of
 
 
 @dataclass
@@ -76,23 +77,22 @@ def _loggers(cfg: dict, ctx: RunContext):
 
 def build_trainer(cfg: dict, ctx: RunContext, max_epochs: int | None = None) -> L.Trainer:
     """Trainer from a config: deterministic, CSV (+wandb) logs, checkpoint each epoch, early stopping."""
-    monitor = f"val/{get(cfg, 'metric.name')}"
-    mode = get(cfg, "metric.mode", "min")
+    metric, fit = metric_of(cfg), section(cfg, "train", FitTrain)
+    monitor, mode = f"val/{metric.name}", metric.mode
     ckpt = ModelCheckpoint(dirpath=ctx.run_dir / "checkpoints", filename="best", monitor=monitor, mode=mode,
                            save_top_k=1, save_last=True, every_n_epochs=1)
     callbacks: list = [ckpt, *ctx.callbacks]
-    patience = get(cfg, "train.patience")
-    if patience:
-        callbacks.append(EarlyStopping(monitor=monitor, mode=mode, patience=int(patience)))
+    if fit.patience:
+        callbacks.append(EarlyStopping(monitor=monitor, mode=mode, patience=fit.patience))
     if os.environ.get("REPRO_FAULT_AT_EPOCH"):
         callbacks.append(FaultInjection(int(os.environ["REPRO_FAULT_AT_EPOCH"])))
     return L.Trainer(
-        max_epochs=max_epochs or int(get(cfg, "train.max_epochs", 10)),
+        max_epochs=max_epochs or fit.max_epochs,
         accelerator=ctx.accelerator,
         devices=ctx.devices,
         strategy=ctx.strategy,
         num_nodes=ctx.num_nodes,
-        precision=ctx.precision or get(cfg, "train.precision", "32-true"),
+        precision=ctx.precision or fit.precision,
         deterministic=True,
         logger=_loggers(cfg, ctx),
         callbacks=callbacks,
@@ -100,7 +100,7 @@ def build_trainer(cfg: dict, ctx: RunContext, max_epochs: int | None = None) -> 
         enable_model_summary=False,
         num_sanity_val_steps=0,
         log_every_n_steps=1,
-        gradient_clip_val=get(cfg, "train.gradient_clip"),
+        gradient_clip_val=fit.gradient_clip,
         default_root_dir=str(ctx.run_dir),
         use_distributed_sampler=False,  # EpochBatchSampler shards itself, without padding (see there)
     )

@@ -147,7 +147,7 @@ def _run(method: str, seed: int, overrides: dict):
     from reprorec import registry
 
     path = registry.find_config("r3", "amazon-musical-instruments", method)
-    base = {"train": {"max_epochs": 3, "patience": None}, "model": {"max_features": 200}}
+    base = {"train": {"max_epochs": 3, "patience": None}}
     from reprorec.config import deep_merge
 
     return run_experiment(path, profile="quick", seed=seed, overrides=deep_merge(base, overrides), write=False)
@@ -155,9 +155,9 @@ def _run(method: str, seed: int, overrides: dict):
 
 def test_lambda_zero_reproduces_neumf_exactly(synthetic_category):
     neumf = _run("neumf", 7, {})
-    r3 = _run("r3", 7, {"model": {"lam": 0.0, "text_dim": 8}})
+    r3 = _run("r3", 7, {"model": {"lam": 0.0, "text_dim": 8, "max_features": 200}})
     assert r3.record["metrics"] == neumf.record["metrics"]
-    other = _run("r3", 7, {"model": {"lam": 1.0, "text_dim": 8}})
+    other = _run("r3", 7, {"model": {"lam": 1.0, "text_dim": 8, "max_features": 200}})
     assert other.record["metrics"]["test"]["mse"] != neumf.record["metrics"]["test"]["mse"]
 
 

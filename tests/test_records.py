@@ -67,7 +67,7 @@ def test_two_configs_under_one_method_are_two_rows_labelled_by_what_differs(tmp_
 
 def test_a_study_is_its_own_row_named_by_the_study(tmp_path):
     _record(tmp_path / "r", 0, 0.90)
-    _record(tmp_path / "r", 0, 0.93, ["study.name=lam", "study.point=3", "model.reg=0.5"])
+    _record(tmp_path / "r", 0, 0.93, ["study.name=lam", "study.point={model.reg: 0.5}", "model.reg=0.5"])
     rows = sorted((r for r in leaderboard.rows(tmp_path / "r") if r["base_method"] == "biased-mf"),
                   key=lambda r: r["study"] or "")
     assert [r["study"] for r in rows] == [None, "lam"]

@@ -169,7 +169,7 @@ def test_end_to_end_quick_run_and_kge_cache(data_dir):
     rec = out.record
     assert 0.5 < rec["metrics"]["test"]["auc"] <= 1.0
     assert rec["kge"]["cache"] == "miss" and "mrr" in rec["kge"]["link_prediction"]["test"]
-    lp = run_experiment(find_config("transra", "amazon-musical-instruments-ctr-graph", "lp-transra"),
+    lp = run_experiment(find_config("transra", "amazon-musical-instruments-ctr", "lp-transra"),
                         profile="quick", seed=0).record
     assert lp["kge"]["cache"] == "hit"
     assert lp["metrics"]["test"] == rec["kge"]["link_prediction"]["test"]

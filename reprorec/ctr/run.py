@@ -5,17 +5,18 @@
     model.id_table("item").load_pretrained(vectors, ids=rows, freeze=False)   # optional (KGE init)
     return fit_ctr(model, data, cfg, ctx)            # CTRModule + fit_evaluate -> RunResult
 
-Config keys read here: ``data`` (passed to ``load_ctr``: windows, min_count, neg_ratio, negatives, real_mask, buckets,
-id_dim, val_frac, split_seed), ``model`` {arch: dcnv2|dnn, embed_dim, cross_layers, hidden,
-dropout, batch_norm, numeric}, ``train`` {lr, sparse_lr, weight_decay, batch_size, windows, ...};
-``train.windows`` (default ['train']) lists the time windows the ranker trains on, e.g.
-['pretrain', 'train'] (val and test are unchanged).
+The config blocks read here are declared once, below (CTRDataSchema, CTRModelSchema, CTRTrainSchema, CTRSchema), and
+every CTR method's schema reuses them. ``data`` and ``model`` keys a config leaves unset are not passed
+on, so the dataset loader's and the model class's own defaults apply (they differ per dataset/class).
 """
 from __future__ import annotations
 
-import torch
+from typing import Literal, Optional
 
 from .. import config as C
+import torch
+
+from ..config import Dropout, Experiment, Fraction, NonNegFloat, NonNegInt, PosFloat, PosInt, Section
 from ..metrics import binary_metrics
 from ..train import RunContext, RunResult, fit_evaluate
 from ..data.ctr import CTRData, load_ctr
@@ -23,19 +24,55 @@ from .models import CTRModel, build_model
 from .module import CTRModule
 
 
+class CTRDataSchema(Section):
+    """``load_ctr`` keyword arguments (time-windowed proxies: windows, neg_*; Criteo/Avazu: val_frac, split_seed)."""
+    windows: Optional[tuple[Fraction, Fraction, Fraction]] = None  # cuts: pretrain | train | val | test
+    min_count: Optional[PosInt] = None
+    neg_ratio: Optional[PosInt] = None
+    negatives: Optional[Literal["uniform", "time-consistent"]] = None  # how the Amazon proxy samples non-clicks
+    real_mask: Optional[bool] = None           # also report AUC on the real rows only (auc_real)
+    neg_seed: Optional[int] = None
+    id_dim: Optional[PosInt] = None
+    buckets: Optional[dict[str, PosInt]] = None
+    val_frac: Optional[Fraction] = None
+    split_seed: Optional[int] = None
+
+
+class CTRModelSchema(Section):
+    """``build_model`` keyword arguments (reprorec/ctr/models.py)."""
+    arch: Literal["dcnv2", "dnn"] = "dcnv2"
+    embed_dim: PosInt = 16
+    cross_layers: NonNegInt = 3
+    hidden: tuple[PosInt, ...] = (400, 400, 400)
+    dropout: Dropout = 0.0
+    batch_norm: bool = False
+    numeric: Literal["embed", "raw"] = "embed"
+    init: Literal["torch", "fuxictr"] = "torch"
+
+
+class CTRTrainSchema(C.FitTrain):
+    lr: PosFloat = 1e-3
+    sparse_lr: Optional[PosFloat] = None        # SparseAdam rate of the ID tables (None: lr)
+    weight_decay: NonNegFloat = 0.0
+    batch_size: PosInt = 1024
+    windows: tuple[Literal["pretrain", "train"], ...] = ("train",)  # time windows the ranker trains on
+
+
+class CTRSchema(Experiment):
+    data: CTRDataSchema = CTRDataSchema()
+    model: CTRModelSchema = CTRModelSchema()
+    train: CTRTrainSchema = CTRTrainSchema()
+
+
 def data_from_cfg(cfg: dict) -> CTRData:
-    kw = {k: (tuple(v) if isinstance(v, list) else v) for k, v in dict(C.get(cfg, "data", {}) or {}).items()}
-    return load_ctr(cfg["dataset"], **kw)
+    return load_ctr(cfg["dataset"], **C.section(cfg, "data", CTRDataSchema).model_dump(exclude_unset=True))
 
 
 def model_from_cfg(cfg: dict, schema, arch: str | None = None, **extra_kw) -> CTRModel:
     """``extra_kw`` (e.g. ``extra=<module>``) are passed to the model beside the config's keys."""
-    kw = dict(C.get(cfg, "model", {}) or {}) | extra_kw
-    name = arch or kw.pop("arch", "dcnv2")
-    kw.pop("arch", None)
-    if "hidden" in kw:
-        kw["hidden"] = tuple(kw["hidden"])
-    return build_model(name, schema, **kw)
+    m = C.section(cfg, "model", CTRModelSchema)
+    kw = m.model_dump(exclude_unset=True, exclude={"arch"}) | extra_kw
+    return build_model(arch or m.arch, schema, **kw)
 
 
 @torch.no_grad()
@@ -56,11 +93,9 @@ def real_review_metrics(model, window: dict, batch_size: int = 8192) -> dict[str
 
 def fit_ctr(model: CTRModel, data: CTRData, cfg: dict, ctx: RunContext, extra: dict | None = None) -> RunResult:
     """Train on data.windows['train'], early-stop on val, report val (+ test) of the best epoch."""
-    module = CTRModule(model, lr=float(C.get(cfg, "train.lr", 1e-3)),
-                       sparse_lr=C.get(cfg, "train.sparse_lr"),
-                       weight_decay=float(C.get(cfg, "train.weight_decay", 0.0)))
-    loaders = data.loaders(int(C.get(cfg, "train.batch_size", 1024)), seed=ctx.seed,
-                           train_windows=tuple(C.get(cfg, "train.windows", None) or ("train",)))
+    t = C.section(cfg, "train", CTRTrainSchema)
+    module = CTRModule(model, lr=t.lr, sparse_lr=t.sparse_lr, weight_decay=t.weight_decay)
+    loaders = data.loaders(t.batch_size, seed=ctx.seed, train_windows=t.windows)
     metrics, epochs = fit_evaluate(module, loaders, cfg, ctx)
     for split, values in metrics.items():  # the model now holds the best-validation weights
         if "real" in data.windows.get(split, {}):

@@ -10,10 +10,13 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import dataclass
+from typing import Literal, Optional
 
 import torch
 
 from ..progress import bar
+from ..config import NonNegInt, PosFloat, PosInt, Section
+
 from .evaluation import evaluate
 from .losses import LOSSES
 from .models import KGEModel
@@ -40,6 +43,25 @@ class KGETrainConfig:
     def from_dict(cls, d: dict | None) -> "KGETrainConfig":
         fields = cls.__dataclass_fields__
         return cls(**{k: v for k, v in (d or {}).items() if k in fields})
+
+
+class KGETrainKeys(Section):
+    """The ``train`` block of a KGE config: KGETrainConfig's fields. A key left unset keeps the default
+    of the code that builds the KGETrainConfig (TransRA's pretraining sets its own), so none is repeated here."""
+    epochs: Optional[PosInt] = None
+    batch_size: Optional[PosInt] = None
+    lr: Optional[PosFloat] = None
+    loss: Optional[Literal["margin", "self_adversarial"]] = None
+    margin: Optional[PosFloat] = None
+    temperature: Optional[PosFloat] = None
+    num_negs: Optional[PosInt] = None
+    typed_negatives: Optional[bool] = None
+    filtered_negatives: Optional[bool] = None
+    eval_every: Optional[NonNegInt] = None
+    patience: Optional[NonNegInt] = None
+
+    def given(self) -> dict:
+        return self.model_dump(exclude_unset=True)
 
 
 def train_kge(model: KGEModel, train: TripleSet, cfg: KGETrainConfig, val: torch.Tensor | None = None,

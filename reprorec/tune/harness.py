@@ -36,7 +36,7 @@ from .. import config as C
 from .. import registry
 from .storage import (PRUNERS, SAMPLERS, _NamedErrors, dry_run, make_pruner, make_sampler, make_storage, masked,
                           pruning_callback, search_space, storage_kind)
-from .report import _fixed, _leaves, _rel
+from .report import _fixed, _rel
 
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
 MAX_CONSECUTIVE_FAILURES = 3
@@ -117,7 +117,7 @@ def open_study(spec: TuneSpec, cfg: dict, distributions: dict, cfg_path: Path | 
     from .report import _rel, study_artefacts
 
     url = storage_url(spec)
-    mode = C.get(cfg, "metric.mode", "min")
+    mode = C.settings(cfg).metric.mode
     direction = "minimize" if mode == "min" else "maximize"
     storage = make_storage(url, spec.heartbeat)
     if cfg_path is not None and spec.study_name not in optuna.get_all_study_names(storage):
@@ -131,7 +131,7 @@ def open_study(spec: TuneSpec, cfg: dict, distributions: dict, cfg_path: Path | 
                                 pruner=make_pruner(spec.pruner), direction=direction, load_if_exists=True)
     # Every worker and every resume must tune the same thing: same experiment, fixed overrides, base config.
     identity = {"paper": spec.paper, "dataset": spec.dataset, "method": spec.method, "profile": spec.profile,
-                "seed": spec.seed, "metric": C.get(cfg, "metric.name"), "base_config_hash": C.config_hash(cfg)}
+                "seed": spec.seed, "metric": C.metric(cfg).name, "base_config_hash": C.config_hash(cfg)}
     found = study.user_attrs.get("reprorec")
     if found is None:
         study.set_user_attr("reprorec", identity)
@@ -162,7 +162,7 @@ def make_objective(spec: TuneSpec, study: optuna.Study, cfg_path: Path, cfg: dic
     from ..experiment import run_experiment, runs_root
     from ..records import RecordExists
 
-    metric = C.get(cfg, "metric.name")
+    metric = C.metric(cfg).name
     where = f"{spec.paper}/{spec.method}"
     fixed = _fixed(spec.overrides)
 
@@ -211,18 +211,20 @@ def optimize(spec: TuneSpec, ctx=None, log=_say) -> tuple[optuna.Study, str, Pat
     ctx = ctx or RunContext(progress=False)
     cfg_path = spec.config_path()
     raw = C.load(cfg_path)
-    if (raw["paper"], raw["dataset"], raw["method"]) != (spec.paper, spec.dataset, spec.method):
+    if (raw["paper"], raw["dataset"]) != (spec.paper, spec.dataset) or \
+            spec.method not in (raw["method"], registry.experiment_name(raw)):
         raise ValueError(f"{cfg_path} is for {raw['paper']}/{raw['dataset']}/{raw['method']}, "
                          f"not {spec.paper}/{spec.dataset}/{spec.method}")
     cfg = C.resolve(raw, spec.profile, spec.overrides)
     where = f"{spec.paper}/{spec.method}"
-    space = search_space(spec.paper, spec.method)
+    space = search_space(spec.paper, raw["method"])
     sample, distributions = dry_run(space, where)  # fails here, before any trial, on a bad range
-    unknown = [k for k in _leaves(sample) if C.get(cfg, k) is None]
-    if unknown:
-        log(f"warning: search space of {where} sets {unknown}, absent from {cfg_path.name}: check the key names")
+    C.check(cfg)
+    bad = C.validate_config(C.deep_merge(cfg, sample))
+    if bad:  # a misspelt key would tune nothing and return the untuned number as 'best'
+        raise C.ConfigError(f"search space of {where}: {bad[0]}")
     study, url = open_study(spec, cfg, distributions, cfg_path)
-    metric = C.get(cfg, "metric.name")
+    metric = C.metric(cfg).name
     log(f"study {spec.study_name!r} in {masked(url)}: {spec.sampler} sampler, {spec.pruner} pruner, "
         f"objective val/{metric} ({study.direction.name.lower()}), target {spec.trials} completed trials, "
         f"worker {WORKER}")
@@ -292,7 +294,7 @@ def tune(spec: TuneSpec, ctx=None, log=_say) -> TuneOutcome:
         log("no completed trial: nothing to export")
         return outcome
     outcome.best_value, outcome.best_trial = best.value, best.number
-    metric = C.get(cfg, "metric.name")
+    metric = C.metric(cfg).name
     log(f"best val/{metric} = {best.value:.5f} at trial #{best.number} ({outcome.completed} completed trials): "
         f"{json.dumps(best.params, sort_keys=True)}")
     for text in edge_warnings(best):

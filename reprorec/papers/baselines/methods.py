@@ -8,29 +8,63 @@ backbone its own numbers (ML-100K CTR proxy, Criteo 10k); the paper experiments 
 """
 from __future__ import annotations
 
+from typing import Optional
+
 from reprorec import config as C
+from reprorec.config import Experiment, NonNegFloat, PosInt, Section, Split, SupervisedTrain
 from reprorec.data import criteo, movielens
 from reprorec.data.splits import fingerprint, make_split
 from reprorec.lightning_glue import SupervisedModule, make_loader
 from reprorec.rating import RatingData
 from reprorec.data.ctr_features import CategoricalEncoder, criteo_numeric
-from reprorec.ctr.run import data_from_cfg, fit_ctr, model_from_cfg
+from reprorec.ctr.run import CTRSchema, data_from_cfg, fit_ctr, model_from_cfg
 from reprorec.registry import register
 from reprorec.train import RunContext, RunResult, fit_evaluate
 
 from .models import BiasedMF, LogisticRegression
 
+class SplitData(Section):
+    split: Split = C.RandomSplit()
+    split_seed: Optional[int] = None   # None: the run seed (each seed draws its own split)
+
+
+class CriteoData(SplitData):
+    min_count: PosInt = 1              # ids seen fewer times in train share the OOV row
+
+
+class MFModel(Section):
+    dim: PosInt
+    reg: NonNegFloat = 0.0
+
+
+class LogRegModel(Section):
+    l2: NonNegFloat = 0.0
+
+
+class BiasedMFConfig(Experiment):
+    data: SplitData = SplitData()
+    model: MFModel
+    train: SupervisedTrain
+
+
+class LogRegConfig(Experiment):
+    data: CriteoData = CriteoData()
+    model: LogRegModel = LogRegModel()
+    train: SupervisedTrain
+
 
 def _loaders(tensors: dict, cfg: dict, seed: int) -> dict:
-    bs = int(C.get(cfg, "train.batch_size", 1024))
-    return {name: make_loader(t, bs if name == "train" else 8192, shuffle=(name == "train"), seed=seed)
+    s = C.settings(cfg).train
+    return {name: make_loader(t, s.batch_size if name == "train" else s.eval_batch_size, shuffle=(name == "train"),
+                              seed=seed)
             for name, t in tensors.items()}
 
 
 def _split(cfg: dict, n: int, seed: int, frame=None):
-    spec = dict(C.get(cfg, "data.split", {"kind": "random"}))
+    data = C.settings(cfg).data
+    spec = data.split.model_dump()
     kind = spec.pop("kind")
-    split_seed = seed if C.get(cfg, "data.split_seed") is None else int(C.get(cfg, "data.split_seed"))
+    split_seed = seed if data.split_seed is None else data.split_seed
     users = frame["user_id"].to_numpy() if frame is not None and "user_id" in frame else None
     times = frame["timestamp"].to_numpy() if frame is not None and "timestamp" in frame else None
     return make_split(kind, n=n, users=users, times=times, seed=split_seed, **spec)
@@ -46,16 +80,16 @@ def mf_search_space(trial) -> dict:
                       "batch_size": trial.suggest_categorical("train.batch_size", [256, 512, 1024, 2048])}}
 
 
-@register("baselines", "biased-mf", search_space=mf_search_space)
+@register("baselines", "biased-mf", search_space=mf_search_space, schema=BiasedMFConfig)
 def run_biased_mf(cfg: dict, ctx: RunContext) -> RunResult:
     """Biased matrix factorisation (Koren et al. 2009) for explicit ratings."""
     table = movielens.load_ratings(cfg["dataset"])
     split = _split(cfg, len(table.frame), ctx.seed, table.frame)
     data = RatingData.build(table.frame, split)
-    model = BiasedMF(data.n_users, data.n_items, int(C.get(cfg, "model.dim")), data.global_mean,
-                     reg=float(C.get(cfg, "model.reg", 0.0)))
-    module = SupervisedModule(model, "regression", lr=float(C.get(cfg, "train.lr")),
-                              optimizer=C.get(cfg, "train.optimizer", "adam"))
+    s = C.settings(cfg)
+    model = BiasedMF(data.n_users, data.n_items, s.model.dim, data.global_mean, reg=s.model.reg)
+    module = SupervisedModule(model, "regression", lr=s.train.lr, weight_decay=s.train.weight_decay,
+                              optimizer=s.train.optimizer)
     metrics, epochs = fit_evaluate(module, _loaders(data.tensors, cfg, ctx.seed), cfg, ctx)
     return RunResult(metrics, table.files, fingerprint(split), epochs, test_rows=module.test_rows)
 
@@ -65,23 +99,24 @@ def lr_search_space(trial) -> dict:
             "train": {"lr": trial.suggest_float("train.lr", 1e-3, 1e-1, log=True)}}
 
 
-@register("baselines", "logreg", search_space=lr_search_space)
+@register("baselines", "logreg", search_space=lr_search_space, schema=LogRegConfig)
 def run_logreg(cfg: dict, ctx: RunContext) -> RunResult:
     """Logistic regression on one-hot categorical ids + log1p numeric counts."""
+    s = C.settings(cfg)
     parts = criteo.load(cfg["dataset"])
     frame = parts["train"].frame
     files = {k: v for p in parts.values() for k, v in p.files.items()}
     split = _split(cfg, len(frame), ctx.seed)
-    enc = CategoricalEncoder(min_count=int(C.get(cfg, "data.min_count", 1))).fit(frame.iloc[split["train"]],
-                                                                                 criteo.CAT_FIELDS)
+    enc = CategoricalEncoder(min_count=s.data.min_count).fit(frame.iloc[split["train"]], criteo.CAT_FIELDS)
     cat, num = enc.transform(frame), criteo_numeric(frame, criteo.INT_FIELDS)
     y = frame["label"].to_numpy()
     import torch
 
     tensors = {name: {"cat": cat[idx], "num": num[idx], "y": torch.as_tensor(y[idx], dtype=torch.float32)}
                for name, idx in split.items()}
-    model = LogisticRegression(enc.size, len(criteo.INT_FIELDS), l2=float(C.get(cfg, "model.l2", 0.0)))
-    module = SupervisedModule(model, "binary", lr=float(C.get(cfg, "train.lr")))
+    model = LogisticRegression(enc.size, len(criteo.INT_FIELDS), l2=s.model.l2)
+    module = SupervisedModule(model, "binary", lr=s.train.lr, weight_decay=s.train.weight_decay,
+                              optimizer=s.train.optimizer)
     metrics, epochs = fit_evaluate(module, _loaders(tensors, cfg, ctx.seed), cfg, ctx)
     return RunResult(metrics, files, fingerprint(split), epochs, test_rows=module.test_rows)
 
@@ -98,13 +133,13 @@ def _run(arch: str, cfg: dict, ctx: RunContext) -> RunResult:
     return fit_ctr(model_from_cfg(cfg, data.schema, arch), data, cfg, ctx)
 
 
-@register("baselines", "dcnv2", search_space=ctr_search_space)
+@register("baselines", "dcnv2", search_space=ctr_search_space, schema=CTRSchema)
 def run_dcnv2(cfg: dict, ctx: RunContext) -> RunResult:
     """DCNv2 (Wang et al. 2021), parallel cross network + MLP, with sparse large ID tables."""
     return _run("dcnv2", cfg, ctx)
 
 
-@register("baselines", "dnn", search_space=ctr_search_space)
+@register("baselines", "dnn", search_space=ctr_search_space, schema=CTRSchema)
 def run_dnn(cfg: dict, ctx: RunContext) -> RunResult:
     """Plain MLP over the same embeddings: the interaction-free baseline for DCNv2."""
     return _run("dnn", cfg, ctx)

@@ -67,10 +67,10 @@ def load_data(cfg: dict) -> CTRData:
     """The proxy (+ history features). Kept in memory per (dataset, data, features) config, because
     `reprorec reproduce` runs all arms and seeds in one process and the split does not depend on the
     seed; nothing downstream mutates a CTRData."""
-    key = json.dumps([cfg["dataset"], C.get(cfg, "data"), C.get(cfg, "features")], sort_keys=True, default=str)
+    key = json.dumps([cfg["dataset"], cfg.get("data"), cfg.get("features")], sort_keys=True, default=str)
     if key not in _LOADED:
         data = data_from_cfg(cfg)
-        if C.get(cfg, "features.history", True):
+        if C.settings(cfg).features.history:
             add_history(data)
         _LOADED[key] = data
     return _LOADED[key]

@@ -18,16 +18,18 @@ The MF-LET proxy model for the serving benchmark: train arm (5) and hand back mo
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Optional
 
 import torch
 
 from reprorec import config as C
-from reprorec.ctr.run import fit_ctr
+from reprorec.config import PosFloat, PosInt, Section
+from reprorec.ctr.run import CTRModelSchema, CTRSchema, fit_ctr
 from reprorec.registry import find_config, register
 from reprorec.train import RunContext, RunResult
 
 from .data import load_data
-from .pretrain import facet_vectors
+from .pretrain import Facets, facet_vectors
 from .models import MFLETRanker, schema_to_dict
 
 
@@ -35,14 +37,29 @@ ARMS = {"no-id": (), "scratch": ("scratch",), "contrastive": ("contrastive",), "
         "both": ("contrastive", "kge")}
 
 
+class MFLETModel(CTRModelSchema):
+    id_dim: Optional[PosInt] = None    # width of the ranker's ID slots (None: embed_dim)
+    init_std: PosFloat = 1e-2          # scratch init of ID rows (and of rows a facet never saw)
+
+
+class Features(Section):
+    history: bool = True               # the user's/item's click history before the impression
+
+
+class MFLETConfig(CTRSchema):
+    features: Features = Features()
+    model: MFLETModel = MFLETModel()
+    facets: Facets = Facets()
+
+
 def build_ranker(cfg: dict, data, facets: tuple[str, ...]) -> MFLETRanker:
-    model_cfg = dict(C.get(cfg, "model", {}) or {})
-    arch = model_cfg.pop("arch", "dcnv2")
-    id_dim = int(model_cfg.pop("id_dim", model_cfg.get("embed_dim", 16)))
-    init_std = float(model_cfg.pop("init_std", 1e-2))
-    widths = {f: int(C.get(cfg, f"facets.{f}.dim", id_dim)) for f in facets}
-    return MFLETRanker(schema_to_dict(data.schema), widths, id_dim=id_dim, arch=arch, backbone=model_cfg,
-                       init_std=init_std)
+    s = C.settings(cfg)
+    m = s.model
+    id_dim = m.id_dim or m.embed_dim
+    backbone = m.model_dump(exclude_unset=True, exclude={"arch", "id_dim", "init_std"})
+    widths = {f: getattr(getattr(s.facets, f, None), "dim", id_dim) for f in facets}
+    return MFLETRanker(schema_to_dict(data.schema), widths, id_dim=id_dim, arch=m.arch, backbone=backbone,
+                       init_std=m.init_std)
 
 
 def run_arm(cfg: dict, ctx: RunContext, facets: tuple[str, ...], frozen: bool | tuple[str, ...]) -> RunResult:
@@ -95,7 +112,7 @@ def _register(name: str, facets: tuple[str, ...], frozen: bool | tuple[str, ...]
 
     frozen_txt = f" (frozen: {', '.join(frozen)})" if isinstance(frozen, tuple) else " (frozen)" if frozen else ""
     run.__doc__ = f"MF-LET arm {name}: facets {list(facets) or 'none'}{frozen_txt}."
-    register("mflet", name, search_space=arm_search_space(facets))(run)
+    register("mflet", name, search_space=arm_search_space(facets), schema=MFLETConfig)(run)
 
 
 for _arm, _facets in ARMS.items():

@@ -8,14 +8,42 @@ experiments of one seed pretrain each facet once.
 """
 from __future__ import annotations
 
+from typing import Literal, Optional
+
 import torch
 
 from reprorec import config as C
 from reprorec.cache import cached
+from reprorec.config import PosFloat, PosInt, Section
+from reprorec.kge.training import KGETrainKeys
 from reprorec.data.ctr import CTRData
 
 from .data import ml100k_genres, pretrain_graph
 from .models import pretrain_contrastive
+
+
+class ContrastiveFacet(Section):
+    dim: PosInt
+    temperature: PosFloat = 0.1
+    lr: PosFloat = 0.01
+    epochs: PosInt = 10
+    batch_size: PosInt = 512
+    normalize: bool = True
+    init_norm: Optional[PosFloat] = None      # rescale pretrained rows to this norm (None: keep)
+
+
+class KGEFacet(Section):
+    model: Literal["transe", "transr", "transra"] = "transra"
+    dim: PosInt
+    relation_dim: Optional[PosInt] = None     # None: dim
+    item_attributes: bool = True              # ML-100K genres as item -> genre triples
+    init_norm: Optional[PosFloat] = None
+    train: KGETrainKeys = KGETrainKeys()
+
+
+class Facets(Section):
+    contrastive: Optional[ContrastiveFacet] = None
+    kge: Optional[KGEFacet] = None
 
 
 def _finalize(vectors: torch.Tensor, seen: torch.Tensor, init_norm: float | None, init_std: float,
@@ -36,29 +64,27 @@ def _seen(data: CTRData, field: str) -> torch.Tensor:
     return seen
 
 
-def contrastive_vectors(data: CTRData, spec: dict, seed: int) -> tuple[dict, dict]:
+def contrastive_vectors(data: CTRData, spec: ContrastiveFacet, seed: int) -> tuple[dict, dict]:
     pos = data.pretrain[data.pretrain["label"] == 1]
     users = torch.as_tensor(pos["user_row"].to_numpy())
     items = torch.as_tensor(pos["item_row"].to_numpy())
     n_u, n_i = data.schema.id_field("user").num_ids, data.schema.id_field("item").num_ids
-    vec = pretrain_contrastive(users, items, n_u, n_i, dim=int(spec["dim"]),
-                               temperature=float(spec.get("temperature", 0.1)), lr=float(spec.get("lr", 0.01)),
-                               epochs=int(spec.get("epochs", 10)), batch_size=int(spec.get("batch_size", 512)),
-                               normalize=bool(spec.get("normalize", True)), seed=seed)
+    vec = pretrain_contrastive(users, items, n_u, n_i, dim=spec.dim, temperature=spec.temperature, lr=spec.lr,
+                               epochs=spec.epochs, batch_size=spec.batch_size, normalize=spec.normalize, seed=seed)
     return vec, {"positives": int(len(pos))}
 
 
-def kge_vectors(data: CTRData, spec: dict, seed: int) -> tuple[dict, dict]:
+def kge_vectors(data: CTRData, spec: KGEFacet, seed: int) -> tuple[dict, dict]:
     from reprorec.kge import KGETrainConfig, build_model, train_kge
 
-    attrs = ml100k_genres(data) if data.name.startswith("ml-100k") and spec.get("item_attributes", True) else None
+    attrs = ml100k_genres(data) if data.name.startswith("ml-100k") and spec.item_attributes else None
     ts, off = pretrain_graph(data, attrs)
-    kw = {"relation_dim": int(spec.get("relation_dim", spec["dim"]))}
-    if spec.get("model", "transra") == "transra":
+    kw = {"relation_dim": spec.relation_dim or spec.dim}
+    if spec.model == "transra":
         kw["anchor_relations"] = off["anchors"]
     torch.manual_seed(seed)
-    model = build_model(spec.get("model", "transra"), ts.n_entities, ts.n_relations, dim=int(spec["dim"]), **kw)
-    cfg = KGETrainConfig.from_dict({**spec.get("train", {}), "seed": seed})
+    model = build_model(spec.model, ts.n_entities, ts.n_relations, dim=spec.dim, **kw)
+    cfg = KGETrainConfig.from_dict({**spec.train.given(), "seed": seed})
     info = train_kge(model, ts, cfg)
     ent = model.entity_vectors().detach()
     n_u, n_i = data.schema.id_field("user").num_ids, data.schema.id_field("item").num_ids
@@ -75,16 +101,18 @@ FACET_CODE = ("reprorec/kge", "reprorec/ctr", "reprorec/data", "reprorec/cache.p
 
 def facet_vectors(facet: str, data: CTRData, cfg: dict, seed: int) -> tuple[dict, dict]:
     """{'user': (n_users, d), 'item': (n_items, d)} for ``facet``, cached; plus info for the record."""
-    spec = dict(C.get(cfg, f"facets.{facet}"))
-    init_std = float(C.get(cfg, "model.init_std", 1e-2))
+    s = C.settings(cfg)
+    spec, init_std = getattr(s.facets, facet), s.model.init_std
+    if spec is None:
+        raise C.ConfigError(f"facets.{facet} in {cfg.get('_file', 'the config')}: this arm needs it")
 
     def compute() -> dict:
         vec, info = PRETRAIN[facet](data, spec, seed)
-        vec = {f: _finalize(vec[f], _seen(data, f), spec.get("init_norm"), init_std, seed + k)
+        vec = {f: _finalize(vec[f], _seen(data, f), spec.init_norm, init_std, seed + k)
                for k, f in enumerate(("user", "item"))}
         return {"vectors": vec, "info": info}
 
-    inputs = {"facet": facet, "spec": spec, "data": data.split_fingerprint, "name": data.name, "seed": seed,
+    inputs = {"facet": facet, "spec": cfg["facets"][facet], "data": data.split_fingerprint, "name": data.name, "seed": seed,
               "init_std": init_std}
     blob, hit = cached("mflet", facet, inputs=inputs, code=FACET_CODE, seed=seed, compute=compute)
     return blob["vectors"], {**blob["info"], "cached": True} if hit else blob["info"]

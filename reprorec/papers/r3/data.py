@@ -14,7 +14,7 @@ text, summary, time and rating) under several items: AMAZON_FASHION has 3,042 pa
 distinct reviews. A random split would then put copies of a test review — text *and* rating — in
 training. The shared loader (`reprorec.data.amazon.load_reviews`) collapses such copies to their first
 row unless ``data.collapse_copies: false``, so every test review is unique. This leaves
-AMAZON_FASHION with one review per user (unusable for collaborative filtering) and Appliances with 141; see make_configs.EXCLUDED.
+AMAZON_FASHION with one review per user (unusable for collaborative filtering) and Appliances with 141; see configs/defaults.yaml.
 
 A "review" is the summary followed by the body text (both are written by the user for that item);
 the 2018 Gift Cards reviews have a median of 5 words, so the summary carries much of the signal.
@@ -22,6 +22,7 @@ the 2018 Gift Cards reviews have a median of 5 words, so the summary carries muc
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Optional
 
 import numpy as np
 import pandas as pd
@@ -139,11 +140,18 @@ def pad(seqs: list[list[int]], length: int) -> torch.Tensor:
     return out
 
 
+class R3Data(C.Section):
+    collapse_copies: bool = True        # drop the duplicated reviews of variant listings
+    split: C.Split = C.RandomSplit()
+    split_seed: Optional[int] = None     # None: the run seed
+
+
 def load(cfg: dict, seed: int) -> ReviewData:
     """The config's Amazon category, split with the run seed (or data.split_seed when set)."""
-    table = amazon.load_reviews(cfg["dataset"], keep_variant_copies=not C.get(cfg, "data.collapse_copies", True))
+    d = C.section(cfg, "data", R3Data)
+    table = amazon.load_reviews(cfg["dataset"], keep_variant_copies=not d.collapse_copies)
     frame = table.frame
-    spec = dict(C.get(cfg, "data.split", {"kind": "random", "ratios": [0.8, 0.1, 0.1]}))
-    split_seed = C.get(cfg, "data.split_seed")
+    spec = d.split.model_dump()
+    split_seed = d.split_seed
     split = make_split(spec.pop("kind"), n=len(frame), seed=seed if split_seed is None else int(split_seed), **spec)
     return ReviewData.build(frame, split, table.files)

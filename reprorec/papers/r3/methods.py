@@ -7,10 +7,14 @@ Each method declares an Optuna search space (``search_space``) for the shared tu
 """
 from __future__ import annotations
 
+import functools
+from typing import Literal
+
 import torch
 
 from reprorec import config as C
 from reprorec.bootstrap import TestRows
+from reprorec.config import Dropout, NonNegFloat, PosInt, Section, SupervisedTrain
 from reprorec.lightning_glue import SupervisedModule, make_loader
 from reprorec.metrics import regression_metrics
 from reprorec.rating import BiasedMF
@@ -23,22 +27,78 @@ from .models import NARRE, R3, DeepCoNN, NeuMF
 PAPER = "r3"
 
 
+# ---------------------------------------------------------------------------------------------- schemas
+class R3Train(SupervisedTrain):
+    batch_size: PosInt = 256
+    eval_batch_size: PosInt = 1024
+
+
+class Empty(Section):
+    """A block the method has no keys for (global-mean is closed form)."""
+
+
+class BiasModel(Section):
+    reg: NonNegFloat = 0.0
+
+
+class MFModel(BiasModel):
+    dim: PosInt
+
+
+class NeuMFModel(Section):
+    gmf_dim: PosInt = 16
+    mlp_layers: tuple[PosInt, ...] = (64, 32, 16)
+    dropout: Dropout = 0.0
+
+
+class R3Model(NeuMFModel):
+    text: Literal["svd", "bow"] = "svd"   # review representation: TF-IDF -> SVD, or bag of words
+    max_features: PosInt = 5000
+    text_dim: PosInt = 64                 # svd only
+    max_len: PosInt = 200                 # bow only
+    lam: NonNegFloat = 1.0                # weight of the review-prediction regulariser
+
+
+class R3BowModel(R3Model):
+    text: Literal["svd", "bow"] = "bow"
+
+
+class TextModel(Section):
+    emb_dim: PosInt = 64
+    n_filters: PosInt = 64
+    kernel: PosInt = 3
+    latent: PosInt = 32
+    dropout: Dropout = 0.5
+    max_features: PosInt = 20000
+
+
+class DeepCoNNModel(TextModel):
+    fm_k: PosInt = 8
+    doc_len: PosInt = 300
+
+
+class NARREModel(TextModel):
+    att_dim: PosInt = 32
+    n_reviews: PosInt = 10
+    review_len: PosInt = 60
+
+
+_schema = functools.partial(C.experiment_schema, data=D.R3Data, train=R3Train)  # + the method's model block
+
+
 def _fit(model, rd: D.ReviewData, cfg: dict, ctx: RunContext, extra: dict | None = None) -> RunResult:
-    bs = int(C.get(cfg, "train.batch_size", 256))
-    loaders = {name: make_loader(t, bs if name == "train" else int(C.get(cfg, "train.eval_batch_size", 1024)),
+    t = C.settings(cfg).train
+    loaders = {name: make_loader(t_, t.batch_size if name == "train" else t.eval_batch_size,
                                  shuffle=(name == "train"), seed=ctx.seed)
-               for name, t in rd.ratings.tensors.items()}
-    module = SupervisedModule(model, "regression", lr=float(C.get(cfg, "train.lr")),
-                              weight_decay=float(C.get(cfg, "train.weight_decay", 0.0)),
-                              optimizer=C.get(cfg, "train.optimizer", "adam"))
+               for name, t_ in rd.ratings.tensors.items()}
+    module = SupervisedModule(model, "regression", lr=t.lr, weight_decay=t.weight_decay, optimizer=t.optimizer)
     metrics, epochs = fit_evaluate(module, loaders, cfg, ctx)
     return RunResult(metrics, rd.files, rd.fingerprint, epochs, extra=extra or {}, test_rows=module.test_rows)
 
 
 def _neumf_kwargs(cfg: dict, rd: D.ReviewData) -> dict:
-    m = cfg.get("model", {})
-    return dict(gmf_dim=int(m.get("gmf_dim", 16)), mlp_layers=tuple(m.get("mlp_layers", (64, 32, 16))),
-                dropout=float(m.get("dropout", 0.0)), global_mean=rd.ratings.global_mean)
+    m = C.settings(cfg).model
+    return dict(gmf_dim=m.gmf_dim, mlp_layers=m.mlp_layers, dropout=m.dropout, global_mean=rd.ratings.global_mean)
 
 
 # ---------------------------------------------------------------------------------------------- search spaces
@@ -97,7 +157,7 @@ def narre_space(trial) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------- methods
-@register(PAPER, "global-mean")
+@register(PAPER, "global-mean", schema=_schema(model=Empty, train=Empty))
 def run_global_mean(cfg: dict, ctx: RunContext) -> RunResult:
     """Predict the training mean rating for every pair (closed form; nothing to tune)."""
     rd = D.load(cfg, ctx.seed)
@@ -113,67 +173,63 @@ def run_global_mean(cfg: dict, ctx: RunContext) -> RunResult:
     return RunResult(metrics, rd.files, rd.fingerprint, 0, test_rows=rows)
 
 
-@register(PAPER, "bias", search_space=bias_space)
-@register(PAPER, "biased-mf", search_space=mf_space)
+@register(PAPER, "bias", search_space=bias_space, schema=_schema(model=BiasModel))
+@register(PAPER, "biased-mf", search_space=mf_space, schema=_schema(model=MFModel))
 def run_biased_mf(cfg: dict, ctx: RunContext) -> RunResult:
-    """μ + b_u + b_i (+ p_u·q_i): reprorec/rating.BiasedMF; method 'bias' is dim = 0."""
+    """μ + b_u + b_i (+ p_u·q_i): reprorec/rating.BiasedMF; method 'bias' has no factors (dim 0)."""
     rd = D.load(cfg, ctx.seed)
-    dim = 0 if cfg["method"] == "bias" else int(C.get(cfg, "model.dim"))
-    model = BiasedMF(rd.ratings.n_users, rd.ratings.n_items, dim, rd.ratings.global_mean,
-                     reg=float(C.get(cfg, "model.reg", 0.0)))
+    m = C.settings(cfg).model
+    model = BiasedMF(rd.ratings.n_users, rd.ratings.n_items, getattr(m, "dim", 0), rd.ratings.global_mean, reg=m.reg)
     return _fit(model, rd, cfg, ctx)
 
 
-@register(PAPER, "neumf", search_space=neumf_space)
+@register(PAPER, "neumf", search_space=neumf_space, schema=_schema(model=NeuMFModel))
 def run_neumf(cfg: dict, ctx: RunContext) -> RunResult:
     """NeuMF (GMF + MLP towers) on user/item IDs only: R3 without its regulariser."""
     rd = D.load(cfg, ctx.seed)
     return _fit(NeuMF(rd.ratings.n_users, rd.ratings.n_items, **_neumf_kwargs(cfg, rd)), rd, cfg, ctx)
 
 
-@register(PAPER, "r3", search_space=r3_svd_space)
-@register(PAPER, "r3-bow", search_space=r3_space)
+@register(PAPER, "r3", search_space=r3_svd_space, schema=_schema(model=R3Model))
+@register(PAPER, "r3-bow", search_space=r3_space, schema=_schema(model=R3BowModel))
 def run_r3(cfg: dict, ctx: RunContext) -> RunResult:
     """R3: NeuMF + λ · (predict the pair's review representation from φ(u, i)); text used in training only."""
     rd = D.load(cfg, ctx.seed)
-    m = cfg.get("model", {})
-    text = m.get("text", "bow" if cfg["method"] == "r3-bow" else "svd")
-    vocab = int(m.get("max_features", 5000))
+    m = C.settings(cfg).model
+    text = m.text
     if text == "svd":
-        rd.add_tfidf_svd(int(m.get("text_dim", 64)), vocab, ctx.seed)
+        rd.add_tfidf_svd(m.text_dim, m.max_features, ctx.seed)
         text_dim = rd.ratings.tensors["train"]["text"].shape[1]
     else:
-        rd.add_bow_tokens(vocab, int(m.get("max_len", 200)))
+        rd.add_bow_tokens(m.max_features, m.max_len)
         text_dim = rd.extras["bow_vocab_size"]
-    model = R3(rd.ratings.n_users, rd.ratings.n_items, text=text, text_dim=text_dim, lam=float(m.get("lam", 1.0)),
+    model = R3(rd.ratings.n_users, rd.ratings.n_items, text=text, text_dim=text_dim, lam=m.lam,
                head_seed=ctx.seed + 1, **_neumf_kwargs(cfg, rd))
     return _fit(model, rd, cfg, ctx, extra={"text": {"kind": text, "dim": text_dim}})
 
 
 def _text_kwargs(cfg: dict, rd: D.ReviewData, keys: tuple[str, ...]) -> dict:
-    m = cfg.get("model", {})
-    out = {k: (float if k == "dropout" else int)(m[k]) for k in keys if k in m}
-    return {**out, "global_mean": rd.ratings.global_mean}
+    m = C.settings(cfg).model
+    return {**{k: getattr(m, k) for k in keys}, "global_mean": rd.ratings.global_mean}
 
 
-@register(PAPER, "deepconn", search_space=deepconn_space)
+@register(PAPER, "deepconn", search_space=deepconn_space, schema=_schema(model=DeepCoNNModel))
 def run_deepconn(cfg: dict, ctx: RunContext) -> RunResult:
     """DeepCoNN: CNNs over user and item review documents (training reviews only) + FM."""
     rd = D.load(cfg, ctx.seed)
-    m = cfg.get("model", {})
-    user_docs, item_docs, V = rd.documents(int(m.get("max_features", 20000)), int(m.get("doc_len", 300)))
+    m = C.settings(cfg).model
+    user_docs, item_docs, V = rd.documents(m.max_features, m.doc_len)
     model = DeepCoNN(user_docs, item_docs, V,
                      **_text_kwargs(cfg, rd, ("emb_dim", "n_filters", "kernel", "latent", "fm_k", "dropout")))
     return _fit(model, rd, cfg, ctx)
 
 
-@register(PAPER, "narre", search_space=narre_space)
+@register(PAPER, "narre", search_space=narre_space, schema=_schema(model=NARREModel))
 def run_narre(cfg: dict, ctx: RunContext) -> RunResult:
     """NARRE: per-review CNN + review-level attention + ID embeddings (training reviews only)."""
     rd = D.load(cfg, ctx.seed)
-    m = cfg.get("model", {})
-    reviews = rd.review_lists(int(m.get("max_features", 20000)), int(m.get("n_reviews", 10)),
-                              int(m.get("review_len", 60)))
+    m = C.settings(cfg).model
+    reviews = rd.review_lists(m.max_features, m.n_reviews, m.review_len)
     model = NARRE(reviews, rd.ratings.n_users, rd.ratings.n_items,
                   **_text_kwargs(cfg, rd, ("emb_dim", "n_filters", "kernel", "att_dim", "latent", "dropout")))
     return _fit(model, rd, cfg, ctx)

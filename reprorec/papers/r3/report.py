@@ -32,11 +32,11 @@ def collect(profile: str) -> tuple[dict, dict]:
     for r in iter_records(results_dir() / "r3"):
         if r["profile"] != profile or r.get("tuned_from"):
             continue
-        trial = r.get("trial")
-        if trial is None:
+        study = (r["config"].get("study") or {}).get("name")
+        if r.get("trial") is None and study is None:
             main[(r["dataset"], r["method"])][r["seed"]] = r
-        if trial is not None and trial.get("study") == "r3-lambda-sweep":
-            sweep[(r["dataset"], float(trial["lam"]))][r["seed"]] = r
+        if study == "lambda":  # reprorec sweep r3 lambda (configs/studies/lambda.yaml)
+            sweep[(r["dataset"], float(r["config"]["model"]["lam"]))][r["seed"]] = r
     for (ds, method), recs in list(main.items()):  # λ = 0 is NeuMF; the default λ is the r3 run itself
         if method == "neumf":
             sweep.setdefault((ds, 0.0), {}).update(recs)

@@ -20,6 +20,7 @@ import dataclasses
 import functools
 import hashlib
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 import torch
@@ -86,20 +87,29 @@ def subsample(sets, max_total: int):
     return [(i[s], v[s]) for i, v in sets for s in [np.sort(rng.permutation(len(v))[:per])]]
 
 
+class StreamData(C.Section):
+    """The ``data`` block of every SPIDER experiment."""
+    tensor: Optional[str] = None               # the tensor to stream (default: the dataset's own)
+    split: C.PosInt = 1                        # shipped fold
+    zero_seed: int = 0                         # sampling of the zeros of binary tensors
+    max_stream: Optional[C.PosInt] = None      # truncate the stream (quick runs, prefix runs)
+    max_test: Optional[C.PosInt] = None        # fixed subset of the test sets
+    curve_max_test: Optional[C.PosInt] = None  # fixed subset of the test sets for the running curve
+    val_fraction: Optional[C.UnitInterval] = None  # tail held out for validation (None: 0; 0.05 in tuning trials)
+
+
 def build_stream(cfg: dict, seed: int) -> Stream:
     """The seed permutes the stream order; data.max_stream / data.max_test truncate for quick runs."""
-    source = C.get(cfg, "data.tensor", cfg["dataset"])
-    t, idx, y = training_entries(source, int(C.get(cfg, "data.split", 1)), int(C.get(cfg, "data.zero_seed", 0)))
+    d = C.section(cfg, "data", StreamData)
+    t, idx, y = training_entries(d.tensor or cfg["dataset"], d.split, d.zero_seed)
     order = np.random.default_rng(seed).permutation(len(y))
     idx, y = idx[order], y[order]
-    max_stream = C.get(cfg, "data.max_stream")
-    if max_stream:
-        idx, y = idx[: int(max_stream)], y[: int(max_stream)]
+    if d.max_stream:
+        idx, y = idx[: d.max_stream], y[: d.max_stream]
     mean, std = (0.0, 1.0) if t.binary else (float(y.mean()), float(y.std()))
     sets = t.test_sets or [(t.test_idx, t.test_y)]
-    max_test = C.get(cfg, "data.max_test")
-    if max_test:  # a fixed (seed-independent) subset of each test set, for quick profiles
-        sets = subsample(sets, int(max_test))
+    if d.max_test:  # a fixed (seed-independent) subset of each test set, for quick profiles
+        sets = subsample(sets, d.max_test)
     test_sets = [(torch.as_tensor(i), torch.as_tensor((v - mean) / std)) for i, v in sets]
     fp = _digest(idx, y, *[i for i, _ in sets])
     return Stream(cfg["dataset"], tuple(t.shape), t.binary, torch.as_tensor(idx), torch.as_tensor((y - mean) / std),

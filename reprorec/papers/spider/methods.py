@@ -10,9 +10,11 @@ Trainer: there is no gradient loop); the point-estimate baselines are plain torc
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import resource
 import time
+from typing import Optional
 
 import torch
 from torch import nn
@@ -20,14 +22,62 @@ from torch import nn
 from reprorec import config as C
 from reprorec.bootstrap import enabled as bootstrap_enabled
 from reprorec.progress import bar
+from reprorec.config import Fraction, NonNegFloat, PosFloat, PosInt, Section
 from reprorec.registry import register
 from reprorec.train import RunContext, RunResult
 
-from .data import Stream, build_stream, evaluate, holdout, subsample, test_rows
+from .data import Stream, StreamData, build_stream, evaluate, holdout, subsample, test_rows
 from . import native
 from .models import Spider, StreamingCP, weight_stats
 
 PAPER = "spider"
+
+
+# -- schemas -------------------------------------------------------------------------------------------
+class StreamTrain(Section):
+    batch_size: PosInt = 128
+    drop_last: bool = True
+    max_batches: Optional[PosInt] = None
+    sequential: bool = False                   # the authors' per-entry updates inside a batch
+
+
+class ADFModel(Section):
+    rank: PosInt = 8
+    v0: PosFloat = 1.2                         # initial variance
+
+
+class SpiderModel(ADFModel):
+    hidden: tuple[PosInt, ...] = (50, 50)
+    rho0: Fraction = 0.5   # spike-and-slab prior inclusion probability
+    tau0: PosFloat = 1.0
+
+
+class PostModel(ADFModel):
+    factor_scale: PosFloat = 1.0
+
+
+class PointModel(Section):
+    rank: PosInt = 8
+    hidden: tuple[PosInt, ...] = (50, 50)
+    factor_scale: Optional[PosFloat] = None     # None: 1 / rank
+
+
+class CPModel(PointModel):
+    l2: NonNegFloat = 0.0
+
+
+class AdamStreamTrain(StreamTrain):
+    lr: PosFloat = 1e-3
+    steps_per_batch: PosInt = 1
+
+
+class OfflineTrain(Section):
+    lr: PosFloat = 0.01
+    batch_size: PosInt = 1024
+    max_epochs: PosInt = 20
+
+
+_schema = functools.partial(C.experiment_schema, data=StreamData, train=StreamTrain)  # + model (and train)
 
 
 def _checkpoints(n_batches: int, every: float = 0.05) -> set[int]:
@@ -36,18 +86,18 @@ def _checkpoints(n_batches: int, every: float = 0.05) -> set[int]:
 
 
 def _n_batches(stream: Stream, cfg: dict) -> int:
-    bs = int(C.get(cfg, "train.batch_size", 128))
-    n = len(stream.y) // bs if C.get(cfg, "train.drop_last", True) else -(-len(stream.y) // bs)
-    max_b = C.get(cfg, "train.max_batches")
-    return min(n, int(max_b)) if max_b else n
+    t = C.section(cfg, "train", StreamTrain)
+    bs = t.batch_size
+    n = len(stream.y) // bs if t.drop_last else -(-len(stream.y) // bs)
+    return min(n, t.max_batches) if t.max_batches else n
 
 
 def _result(stream, metrics, curve, cfg, extra, t_update, n_entries, ctx, rows=None) -> RunResult:
-    primary = C.get(cfg, "metric.name")
+    primary = C.metric(cfg).name
     extra = {"curve": curve, "curve_metric": primary, "entries_streamed": n_entries,
              "update_entries_per_s": n_entries / t_update if t_update else None,
              "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-             "curve_test_entries": C.get(cfg, "data.curve_max_test") or "all", **extra}
+             "curve_test_entries": C.section(cfg, "data", StreamData).curve_max_test or "all", **extra}
     return RunResult(metrics, stream.files, stream.fingerprint, None, extra, test_rows=rows)
 
 
@@ -55,7 +105,8 @@ def _streams(cfg: dict, ctx: RunContext) -> tuple[Stream, Stream | None]:
     """The training stream and, with data.val_fraction, the validation stream held out from its tail.
     A run that may not look at the test sets (a tuning trial) holds out 5% when the config says nothing."""
     stream = build_stream(cfg, ctx.seed)
-    frac = float(C.get(cfg, "data.val_fraction", 0 if ctx.evaluate_test else 0.05) or 0)
+    frac = C.section(cfg, "data", StreamData).val_fraction
+    frac = (0 if ctx.evaluate_test else 0.05) if frac is None else frac
     return holdout(stream, frac) if frac else (stream, None)
 
 
@@ -75,17 +126,17 @@ def _curve_stream(stream: Stream, cfg: dict) -> Stream:
     """The stream whose test sets score the running curve: with data.curve_max_test, a fixed random
     subset of them (scoring POST-MovieLens' 4.46M test entries 20 times is too slow here); the final
     metric always uses the full test sets."""
-    n = C.get(cfg, "data.curve_max_test")
-    return dataclasses.replace(stream, test_sets=subsample(stream.test_sets, int(n))) if n else stream
+    n = C.section(cfg, "data", StreamData).curve_max_test
+    return dataclasses.replace(stream, test_sets=subsample(stream.test_sets, n)) if n else stream
 
 
 def _stream_loop(cfg, ctx, stream, process, predict, val=None):
     """Feed batches to `process(idx, y)`; record the test metric every 5% (curve) and at the end
     (and the validation metric at the end when a validation stream is given)."""
-    bs = int(C.get(cfg, "train.batch_size", 128))
+    bs = C.section(cfg, "train", StreamTrain).batch_size
     n_b = _n_batches(stream, cfg)
     marks = _checkpoints(n_b)
-    primary = C.get(cfg, "metric.name")
+    primary = C.metric(cfg).name
     curve, t_update, on = [], 0.0, _curve_stream(stream, cfg)
     for b in bar(range(n_b), desc=f"{cfg.get('method', 'spider')} stream", unit="batch", enable=None if ctx.progress else False):
         sl = slice(b * bs, (b + 1) * bs)
@@ -100,16 +151,15 @@ def _stream_loop(cfg, ctx, stream, process, predict, val=None):
 
 def _adf(cfg: dict, ctx: RunContext, kind: str) -> RunResult:
     stream, val = _streams(cfg, ctx)
-    rank = int(C.get(cfg, "model.rank", 8))
-    common = dict(seed=ctx.seed, v0=float(C.get(cfg, "model.v0", 1.2)))
+    s = C.settings(cfg)
+    m = s.model
+    common = dict(seed=ctx.seed, v0=m.v0)
     if kind == "post":
-        model = StreamingCP(stream.shape, rank, stream.binary, factor_scale=float(C.get(cfg, "model.factor_scale", 1.0)),
-                            **common)
+        model = StreamingCP(stream.shape, m.rank, stream.binary, factor_scale=m.factor_scale, **common)
     else:
-        model = Spider(stream.shape, rank, stream.binary, hidden=tuple(C.get(cfg, "model.hidden", [50, 50])),
-                       spike_slab=(kind == "spider"), rho0=float(C.get(cfg, "model.rho0", 0.5)),
-                       tau0=float(C.get(cfg, "model.tau0", 1.0)), **common)
-    sequential = bool(C.get(cfg, "train.sequential", False))
+        model = Spider(stream.shape, m.rank, stream.binary, hidden=m.hidden, spike_slab=(kind == "spider"),
+                       rho0=m.rho0, tau0=m.tau0, **common)
+    sequential = s.train.sequential
     n_b = _n_batches(stream, cfg)
     marks, weights, done = _checkpoints(n_b), [], [0]
 
@@ -167,25 +217,25 @@ def cp_offline_space(trial) -> dict:
             "train": {"lr": trial.suggest_float("train.lr", 1e-3, 1e-1, log=True)}}
 
 
-@register(PAPER, "spider", search_space=spider_space)
+@register(PAPER, "spider", search_space=spider_space, schema=_schema(model=SpiderModel))
 def run_spider(cfg: dict, ctx: RunContext) -> RunResult:
     """SPIDER/SBDT: Bayesian deep tensor factorisation, spike-and-slab weights, streaming ADF + EP."""
     return _adf(cfg, ctx, "spider")
 
 
-@register(PAPER, "spider-seq", search_space=spider_space)
+@register(PAPER, "spider-seq", search_space=spider_space, schema=_schema(model=SpiderModel))
 def run_spider_seq(cfg: dict, ctx: RunContext) -> RunResult:
     """SPIDER in the authors' sequential mode: entries of a batch updated one at a time."""
     return _adf(C.deep_merge(cfg, {"train": {"sequential": True}}), ctx, "spider")
 
 
-@register(PAPER, "spider-gauss", search_space=spider_gauss_space)
+@register(PAPER, "spider-gauss", search_space=spider_gauss_space, schema=_schema(model=SpiderModel))
 def run_spider_gauss(cfg: dict, ctx: RunContext) -> RunResult:
     """Ablation: SPIDER with a plain Gaussian weight prior (no spike-and-slab EP step)."""
     return _adf(cfg, ctx, "spider-gauss")
 
 
-@register(PAPER, "post", search_space=post_space)
+@register(PAPER, "post", search_space=post_space, schema=_schema(model=PostModel))
 def run_post(cfg: dict, ctx: RunContext) -> RunResult:
     """POST-style streaming Bayesian CP (diagonal Gaussian factors, same ADF and likelihoods)."""
     return _adf(cfg, ctx, "post")
@@ -226,18 +276,17 @@ def _loss(f, y, binary: bool):
 
 def _point_model(cfg, stream, ctx, cp: bool) -> PointTensorModel:
     torch.manual_seed(ctx.seed)
-    fs = C.get(cfg, "model.factor_scale")
-    return PointTensorModel(stream.shape, int(C.get(cfg, "model.rank", 8)), tuple(C.get(cfg, "model.hidden", [50, 50])),
-                            cp=cp, factor_scale=None if fs is None else float(fs))
+    m = C.settings(cfg).model
+    return PointTensorModel(stream.shape, m.rank, m.hidden, cp=cp, factor_scale=m.factor_scale)
 
 
-@register(PAPER, "nn-adam", search_space=nn_adam_space)
+@register(PAPER, "nn-adam", search_space=nn_adam_space, schema=_schema(model=PointModel, train=AdamStreamTrain))
 def run_nn_adam(cfg: dict, ctx: RunContext) -> RunResult:
     """The SPIDER network with point estimates, trained by Adam in one pass over the stream."""
     stream, val = _streams(cfg, ctx)
     model = _point_model(cfg, stream, ctx, cp=False)
-    opt = torch.optim.Adam(model.parameters(), lr=float(C.get(cfg, "train.lr", 1e-3)))
-    steps = int(C.get(cfg, "train.steps_per_batch", 1))
+    opt = torch.optim.Adam(model.parameters(), lr=C.settings(cfg).train.lr)
+    steps = C.settings(cfg).train.steps_per_batch
 
     def process(idx, y):
         for _ in range(steps):
@@ -250,14 +299,14 @@ def run_nn_adam(cfg: dict, ctx: RunContext) -> RunResult:
     return _result(stream, metrics, curve, cfg, {"mode": "adam-one-pass"}, t_update, n, ctx, rows)
 
 
-@register(PAPER, "cp-offline", search_space=cp_offline_space)
+@register(PAPER, "cp-offline", search_space=cp_offline_space, schema=_schema(model=CPModel, train=OfflineTrain))
 def run_cp_offline(cfg: dict, ctx: RunContext) -> RunResult:
     """Offline CP: Adam, many shuffled epochs over all training entries, L2 on looked-up rows."""
     stream, val = _streams(cfg, ctx)
     model = _point_model(cfg, stream, ctx, cp=True)
-    opt = torch.optim.Adam(model.parameters(), lr=float(C.get(cfg, "train.lr", 0.01)))
-    bs, epochs = int(C.get(cfg, "train.batch_size", 1024)), int(C.get(cfg, "train.max_epochs", 20))
-    l2 = float(C.get(cfg, "model.l2", 0.0))
+    s = C.settings(cfg)
+    opt = torch.optim.Adam(model.parameters(), lr=s.train.lr)
+    bs, epochs, l2 = s.train.batch_size, s.train.max_epochs, s.model.l2
     g = torch.Generator().manual_seed(ctx.seed)
     curve, t0, on = [], time.perf_counter(), _curve_stream(stream, cfg)
     for ep in range(epochs):
@@ -270,7 +319,7 @@ def run_cp_offline(cfg: dict, ctx: RunContext) -> RunResult:
             (_loss(model(idx), stream.y[b], stream.binary) + l2 * reg).backward()
             opt.step()
         if ctx.evaluate_test:
-            curve.append([ep + 1, evaluate(torch.no_grad()(model), on)[C.get(cfg, "metric.name")]])
+            curve.append([ep + 1, evaluate(torch.no_grad()(model), on)[s.metric.name]])
     t_update = time.perf_counter() - t0
     metrics, rows = _final_metrics(torch.no_grad()(model), stream, val, ctx)
     res = _result(stream, metrics, curve, cfg, {"mode": "offline", "curve_x": "epoch"}, t_update,

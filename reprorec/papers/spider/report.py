@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from reprorec import config as C
 from reprorec.claims import mean_std
 from reprorec.records import REPO_ROOT, iter_records
 from reprorec.papers import report_dir
@@ -34,7 +33,8 @@ METHOD_ORDER = ["spider", "spider-seq", "spider-gauss", "post", "nn-adam", "cp-o
 def summary() -> str:
     groups = defaultdict(list)
     for rec in iter_records():
-        if rec["paper"] == "spider" and rec["profile"] in ("full", "prefix") and rec["metrics"].get("test"):
+        if rec["paper"] == "spider" and rec["profile"] in ("full", "prefix") and rec["metrics"].get("test") \
+                and not rec["config"].get("study"):  # studies have their own tables
             groups[(rec["dataset"], rec["profile"])].append(rec)
     out = []
     for (d, p), recs in sorted(groups.items()):
@@ -60,7 +60,8 @@ def seq_vs_vec() -> str:
     """Paired (same seed = same stream order and init) differences spider-seq minus spider."""
     recs = defaultdict(dict)
     for rec in iter_records():
-        if rec["paper"] == "spider" and rec["method"] in ("spider", "spider-seq") and rec["profile"] == "full":
+        if rec["paper"] == "spider" and rec["method"] in ("spider", "spider-seq") and rec["profile"] == "full" \
+                and not rec["config"].get("study"):
             recs[(rec["dataset"], rec["seed"])][rec["method"]] = rec
     lines = ["| dataset | seed | metric spider (vectorized) | spider-seq | seq − vec | entries/s vec | entries/s seq |",
              "|---|---|---|---|---|---|---|"]
@@ -89,19 +90,22 @@ def _mean_std(vals) -> str:
 
 
 def acc_vs_authors() -> str:
-    """The authors' logged ACC MSE (the `reference:` of configs/acc-100b-spider.yaml: R = 8, batch 128,
-    100 stream batches) beside our SPIDER variants after 100 batches, 200 batches and the full stream."""
-    ref = next(r for r in C.load(PAPERS_DIR / "spider" / "configs" / "acc-100b-spider.yaml")["reference"]
-               if r["metric"] == "mse")
+    """The authors' logged ACC MSE (the `reference:` of the study configs/studies/authors-100-batches.yaml:
+    R = 8, batch 128, 100 stream batches) beside our SPIDER variants after 100 batches, 200 batches and
+    the full stream."""
+    from reprorec import studies
+
+    ref = next(r for r in studies.load("spider", "authors-100-batches").reference if r["metric"] == "mse")
     lines = [f"Authors' log: test MSE **{ref['value']}** after one full pass (not 100 batches), original units.\n",
              "| setting | method | n | mse (standardised) | mse_orig (original units) |", "|---|---|---|---|---|"]
     recs = [r for r in iter_records() if r["paper"] == "spider" and r["metrics"].get("test")]
-    for d, profile in [("acc-100b", "full"), ("acc", "prefix"), ("acc", "full")]:
+    for study, profile in [("authors-100-batches", "full"), (None, "prefix"), (None, "full")]:
         for m in ("spider", "spider-seq", "spider-gauss"):
-            mine = [r for r in recs if (r["dataset"], r["method"], r["profile"]) == (d, m, profile)]
+            mine = [r for r in recs if (r["dataset"], r["method"], r["profile"]) == ("acc", m, profile)
+                    and (r["config"].get("study") or {}).get("name") == study]
             if mine:
                 tests = [r["metrics"]["test"] for r in mine]
-                lines.append(f"| {d} · {profile} ({mine[0]['entries_streamed']:,} entries) | {m} | {len(mine)} | "
+                lines.append(f"| acc · {study or profile} ({mine[0]['entries_streamed']:,} entries) | {m} | {len(mine)} | "
                              f"{_mean_std([t['mse'] for t in tests])} | {_mean_std([t['mse_orig'] for t in tests])} |")
     return "\n".join(lines)
 
@@ -127,7 +131,7 @@ def results_section() -> str:
     return "\n".join([
         "### Full streams, the authors' 100-batch setting, and 25,600-entry prefixes (R = 8, stream batch 128)",
         "\n`update entries/s` is each record's own measurement on the shared machine; records made before the",
-        "factored update (every `prefix` seed 0–2, `acc-100b`, `alog`) ran the previous formulation.",
+        "factored update (every `prefix` seed 0–2, `alog`) ran the previous formulation.",
         summary(),
         "\n### Sequential (authors') vs vectorized mode — paired by seed (same stream, same init)\n",
         seq_vs_vec(),
@@ -135,7 +139,7 @@ def results_section() -> str:
         acc_vs_authors(),
         "\nConstant predictors on the same ACC test sets:\n",
         constant_predictors(),
-        "\n### Rank and batch-size sweep (SPIDER, vectorized, full stream; profile `sweep-R<r>-B<b>`)\n",
+        "\n### Rank and batch-size sweep (SPIDER, vectorized, full stream; study `rank-batch`)\n",
         sweep_table(),
         "\n### Throughput and memory (`benchmarks/spider_stream.py`, synthetic ACC-shaped stream, R = 8, float64, "
         "1 thread, shared machine)\n",

@@ -6,48 +6,48 @@
                          sees the pretraining window through the graph
   kge-features           (b) (a) + frozen KGE user/item vectors as extra fields ("direct incorporation")
   kge-init               (c) (a) with the ID tables initialised from KGE vectors, finetuned
-  kge-attention-<kge>    (d) (c) + attention over relation-specific KGE views, KGE finetuned; <kge> in
-                         transe | transr | transra (the KGE source; must equal the config's kge.model)
-  kge-attention-transra-pretrain  (d') (d)-TransRA trained on the pretraining + train windows like (a'):
-                         what the graph route adds on top of the extra window's examples
-  lp-<kge>               link prediction of the KGE model on held-out graph edges (dataset '<ctr>-graph')
+  kge-attention          (d) (c) + attention over relation-specific KGE views, KGE finetuned. The KGE source
+                         is the config's ``kge.model`` (transe | transr | transra): experiments
+                         <dataset>-kge-attention-<kge>.yaml; <dataset>-kge-attention-transra-pretrain.yaml is
+                         (d') = (d)-TransRA with ``train.windows: [pretrain, train]`` like (a')
+  lp                     link prediction of the config's ``kge.model`` on held-out graph edges
+                         (experiments <dataset>-lp-<kge>.yaml; metric MRR)
 
-Search spaces (``reprorec.cli tune``): ``ranking_space`` for (a)/(a'), ``kge_space`` for lp-*, both for
+Search spaces (``reprorec.cli tune``): ``ranking_space`` for (a)/(a'), ``kge_space`` for lp, both for
 (b)-(d); the KGE dimension is tied to the ID-table dimension.
 
 Every variant trains its KGE through ``pretrain.pretrained_kge`` (cached per seed), so (b)/(c)/(d)
-and lp-* of one seed share one KGE model.
+and lp of one seed share one KGE model.
 """
 from __future__ import annotations
 
 import torch
 
 from reprorec import config as C
-from reprorec.ctr.run import data_from_cfg, fit_ctr, model_from_cfg
+from reprorec.ctr.run import CTRSchema, data_from_cfg, fit_ctr, model_from_cfg
 from reprorec.registry import register
 from reprorec.train import RunContext, RunResult
 
 from .data import build_graph
-from .pretrain import kge_settings, pretrained_kge, random_kge
+from .pretrain import GraphBlock, KGEBlock, kge_settings, pretrained_kge, random_kge
 from .models import KGEAttention, KGEFeatures, init_id_tables, kge_vectors
 
 PAPER = "transra"
-GRAPH_SUFFIX = "-graph"
 
 
-def ctr_dataset(cfg: dict) -> str:
-    """The CTR dataset a config runs on ('ml-100k-ctr-graph' link-prediction records -> 'ml-100k-ctr')."""
-    name = cfg["dataset"]
-    return name[:-len(GRAPH_SUFFIX)] if name.endswith(GRAPH_SUFFIX) else name
+class TransRAConfig(CTRSchema):
+    """The shared CTR blocks plus the onsite-offsite graph and its KGE (unused by the backbone variants)."""
+    graph: GraphBlock = GraphBlock()
+    kge: KGEBlock = KGEBlock()
 
 
 def _setup(cfg: dict, ctx: RunContext, need_kge: bool):
-    base = dict(cfg, dataset=ctr_dataset(cfg))
+    base = cfg
     data = data_from_cfg(base)
     if not need_kge:
         return base, data, None, None
-    graph = build_graph(data, base["dataset"], **dict(C.get(cfg, "graph", {}) or {}))
-    if C.get(cfg, "kge.pretrained", True) is False:  # the capacity control (d-rand)
+    graph = build_graph(data, base["dataset"], **C.settings(cfg).graph.model_dump())
+    if not C.settings(cfg).kge.pretrained:  # the capacity control (d-rand)
         return base, data, graph, random_kge(base, graph, ctx.seed)
     return base, data, graph, pretrained_kge(base, graph, ctx.seed)
 
@@ -72,7 +72,7 @@ def reviewed_item_rows(window: dict, pretrain) -> torch.Tensor:
 
 def run_variant(cfg: dict, ctx: RunContext, variant: str) -> RunResult:
     base, data, graph, pre = _setup(cfg, ctx, need_kge=not variant.startswith("backbone"))
-    if variant.startswith("backbone-pretrain") and "pretrain" not in (C.get(cfg, "train.windows") or ()):
+    if variant.startswith("backbone-pretrain") and "pretrain" not in C.settings(cfg).train.windows:
         raise ValueError(f"method {variant} needs train.windows to include 'pretrain'")
     if variant == "backbone-pretrain-reviewed":
         keep = reviewed_item_rows(data.windows["pretrain"], data.pretrain)
@@ -89,7 +89,7 @@ def run_variant(cfg: dict, ctx: RunContext, variant: str) -> RunResult:
         model = model_from_cfg(base, data.schema)
         extra["initialised_rows"] = init_id_tables(model, pre.model, graph, pre.trained)
     elif variant == "kge-attention":
-        block = KGEAttention(pre.model, graph, id_dim=data.schema.id_field("user").dim or C.get(cfg, "model.embed_dim"))
+        block = KGEAttention(pre.model, graph, id_dim=data.schema.id_field("user").dim or C.settings(cfg).model.embed_dim)
         model = model_from_cfg(base, data.schema, extra=block)
         extra["initialised_rows"] = init_id_tables(model, pre.model, graph, pre.trained)
     else:
@@ -127,34 +127,12 @@ def kge_ranking_space(trial) -> dict:
     return C.deep_merge(ranking_space(trial), kge_space(trial))
 
 
-def _check_kge(cfg: dict, name: str) -> None:
-    if kge_settings(cfg)["model"] != name:
-        raise ValueError(f"method {cfg['method']} needs kge.model={name}, config has {kge_settings(cfg)['model']}")
-
-
 def _register():
-    for variant in ("backbone", "backbone-pretrain", "backbone-pretrain-reviewed", "kge-features", "kge-init"):
+    for variant in ("backbone", "backbone-pretrain", "backbone-pretrain-reviewed", "kge-features", "kge-init",
+                    "kge-attention"):
         space = ranking_space if variant.startswith("backbone") else kge_ranking_space
-        register(PAPER, variant, search_space=space)(lambda cfg, ctx, v=variant: run_variant(cfg, ctx, v))
-    for kge in ("transe", "transr", "transra"):
-        def attention(cfg, ctx, k=kge):
-            _check_kge(cfg, k)
-            return run_variant(cfg, ctx, "kge-attention")
-
-        def link(cfg, ctx, k=kge):
-            _check_kge(cfg, k)
-            return run_link_prediction(cfg, ctx)
-
-        register(PAPER, f"kge-attention-{kge}", search_space=kge_ranking_space)(attention)
-        if kge == "transra":  # (d'): (d) given the extra window's examples too, as (a') is
-            def attention_pretrain(cfg, ctx, k=kge):
-                _check_kge(cfg, k)
-                if "pretrain" not in (C.get(cfg, "train.windows") or ()):
-                    raise ValueError(f"method {cfg['method']} needs train.windows to include 'pretrain'")
-                return run_variant(cfg, ctx, "kge-attention")
-
-            register(PAPER, f"kge-attention-{kge}-pretrain", search_space=kge_ranking_space)(attention_pretrain)
-        register(PAPER, f"lp-{kge}", search_space=kge_space)(link)
+        register(PAPER, variant, search_space=space, schema=TransRAConfig)(lambda cfg, ctx, v=variant: run_variant(cfg, ctx, v))
+    register(PAPER, "lp", search_space=kge_space, schema=TransRAConfig)(run_link_prediction)
 
 
 _register()

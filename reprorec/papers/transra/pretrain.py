@@ -9,13 +9,16 @@ once per seed, not once per experiment.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 
 from reprorec import config as C
 from reprorec.cache import cached
+from reprorec.config import Fraction, PosInt
 from reprorec.train import isolated_rng
 from reprorec.kge import MODELS, KGEModel, KGETrainConfig, KnownTriples, TransRA, build_model, evaluate, split_triples, train_kge
+from reprorec.kge.training import KGETrainKeys
 
 from .data import ANCHOR_RELATIONS, Graph
 
@@ -32,15 +35,31 @@ class PretrainedKGE:
     trained: torch.Tensor   # (E,) bool: entity occurs in a training triple (others keep their random init)
 
 
+class KGEBlock(C.Section):
+    """The ``kge`` block: the KGE model whose vectors the ranking variants use (and lp-* evaluates)."""
+    model: Literal["transe", "transr", "transra"] = "transra"
+    dim: PosInt = 32                      # = data.id_dim: the vectors become rows of the ID tables
+    p: Literal[1, 2] = 2                  # distance norm
+    anchors: tuple[str, ...] = ANCHOR_RELATIONS
+    split: tuple[Fraction, Fraction, Fraction] = (0.9, 0.05, 0.05)
+    train: KGETrainKeys = KGETrainKeys()
+    eval_candidates: Literal["all", "typed"] = "all"   # link-prediction candidates: every entity, or typed
+    pretrained: bool = True               # False: the untrained KGE of identical shape (capacity control d-rand)
+
+
+class GraphBlock(C.Section):
+    freebase: bool = False
+    co_purchase: bool = True
+
+
 def kge_settings(cfg: dict) -> dict:
     """The KGE block of a config with defaults filled in (everything that changes the vectors)."""
-    kge = dict(C.get(cfg, "kge", {}) or {})
-    return {"model": kge.get("model", "transra"), "dim": int(kge.get("dim", 32)), "p": int(kge.get("p", 2)),
-            "anchors": list(kge.get("anchors", ANCHOR_RELATIONS)), "split": list(kge.get("split", [0.9, 0.05, 0.05])),
-            "train": dict(kge.get("train", {}) or {}),
+    k = C.settings(cfg).kge
+    return {"model": k.model, "dim": k.dim, "p": k.p, "anchors": list(k.anchors), "split": list(k.split),
+            "train": k.train.given(),
             # link-prediction candidates for early stopping and the reported MRR: 'all' entities or 'typed'
             # (only entities of the type the relation expects): one axis of the KGE protocol study
-            "eval_candidates": str(kge.get("eval_candidates", "all"))}
+            "eval_candidates": k.eval_candidates}
 
 
 def candidate_types(graph: Graph, which: str):
@@ -82,7 +101,7 @@ def pretrained_kge(cfg: dict, graph: Graph, seed: int, log=None) -> PretrainedKG
                 "split_sizes": {k: len(v) for k, v in parts.items()}, "graph": graph.stats, "settings": settings}
         return {"state": model.state_dict(), "metrics": metrics, "info": info, "trained": trained}
 
-    inputs = {"dataset": cfg["dataset"], "data": C.get(cfg, "data"), "graph": C.get(cfg, "graph"), "kge": settings,
+    inputs = {"dataset": cfg["dataset"], "data": cfg.get("data"), "graph": cfg.get("graph"), "kge": settings,
               "seed": seed, "graph_stats": graph.stats}
     blob, hit = cached("transra", f"{cfg['dataset']}-{settings['model']}-seed{seed}", inputs=inputs, code=KGE_CODE,
                        seed=seed, compute=compute)

@@ -16,6 +16,7 @@ from collections import defaultdict
 
 from reprorec.claims import compare, mean_std
 from reprorec.records import iter_records
+from reprorec.registry import experiment_name
 
 RANKING = ["backbone", "backbone-pretrain", "backbone-pretrain-reviewed", "kge-features", "kge-init", "kge-attention-transe",
            "kge-attention-transr", "kge-attention-transra", "kge-attention-transra-pretrain"]
@@ -31,11 +32,11 @@ LABEL = {"backbone": "(a) backbone, ID tables from scratch",
 
 
 def collect(profile: str) -> dict:
-    """(dataset, method) -> {seed: record}; the newest record wins when a seed was run twice."""
+    """(dataset, experiment name) -> {seed: record}; the newest record wins when a seed was run twice."""
     out: dict = defaultdict(dict)
     for r in sorted(iter_records(), key=lambda r: r.get("created", "")):
         if r["paper"] == "transra" and r["profile"] == profile and r.get("trial") is None:
-            out[(r["dataset"], r["method"])][r["seed"]] = r
+            out[(r["dataset"], experiment_name(r))][r["seed"]] = r
     return out
 
 
@@ -84,7 +85,7 @@ def control_table(recs: dict, dataset: str, control: str = "backbone-pretrain") 
 def lp_table(recs: dict, dataset: str) -> str:
     rows = ["| KGE model | n | test MRR | Hits@1 | Hits@3 | Hits@10 | epochs |", "|---|---|---|---|---|---|---|"]
     for m in ("lp-transe", "lp-transr", "lp-transra"):
-        runs = recs.get((f"{dataset}-graph", m), {})
+        runs = recs.get((dataset, m), {})
         if not runs:
             continue
         cells = [_ms([r["metrics"]["test"][k] for r in runs.values()]) for k in ("mrr", "hits@1", "hits@3", "hits@10")]
