@@ -61,15 +61,6 @@ def method_config(paper: str, method: str, prefer: tuple[str, ...] = ()):
     return next((found[d] for d in prefer if d in found), next(iter(found.values())))
 
 
-def _has_key(cfg: dict, dotted: str) -> bool:
-    if not dotted:
-        return True
-    node = cfg
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return False
-        node = node[part]
-    return True
 
 
 def valid_record(rec: dict, paper: str, method: str, seed: int, test: bool = True) -> None:
@@ -93,8 +84,8 @@ class PaperCase(_Case):
     paper: ClassVar[str] = ""
     prefer: ClassVar[tuple[str, ...]] = ()   # datasets to run the tiny runs on, cheapest first
     profile: ClassVar[str] = "quick"
-    tiny: ClassVar[list[str]] = []           # overrides that make a run tiny; one whose parent block the
-                                             # method's config lacks (facets.kge.* of an arm without KGE) is dropped
+    tiny: ClassVar[list[str]] = []           # overrides that make a run tiny; one the method's config schema
+                                             # rejects (facets.kge.* of an arm without KGE) is dropped
     seed: ClassVar[int] = 1
 
     def __init_subclass__(cls, **kw):
@@ -107,8 +98,8 @@ class PaperCase(_Case):
         return C.load(path)
 
     def overrides(self, method: str) -> list[str]:
-        cfg = C.resolve(self.config(method), self.profile)
-        return [o for o in self.tiny if _has_key(cfg, o.split("=", 1)[0].rpartition(".")[0])]
+        raw = self.config(method)
+        return [o for o in self.tiny if not C.validate_config(C.resolve(raw, self.profile, [o]))]
 
     def run(self, method: str, write: bool = False, **ctx_kw):
         from reprorec.experiment import run_experiment

@@ -26,7 +26,7 @@ class TestR3(PaperCase):
 class TestSPIDER(PaperCase):
     paper = "spider"
     prefer = ("alog",)
-    tiny = ["data.max_stream=768", "train.batch_size=64", "train.epochs=1"]
+    tiny = ["data.max_stream=768", "train.batch_size=64", "train.max_epochs=1"]  # max_epochs: cp-offline
 
 
 class TestTransRA(PaperCase):
