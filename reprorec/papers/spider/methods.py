@@ -304,9 +304,9 @@ def run_cp_offline(cfg: dict, ctx: RunContext) -> RunResult:
     """Offline CP: Adam, many shuffled epochs over all training entries, L2 on looked-up rows."""
     stream, val = _streams(cfg, ctx)
     model = _point_model(cfg, stream, ctx, cp=True)
-    s = C.settings(cfg)
-    opt = torch.optim.Adam(model.parameters(), lr=s.train.lr)
-    bs, epochs, l2 = s.train.batch_size, s.train.max_epochs, s.model.l2
+    st = C.settings(cfg)
+    opt = torch.optim.Adam(model.parameters(), lr=st.train.lr)
+    bs, epochs, l2 = st.train.batch_size, st.train.max_epochs, st.model.l2
     g = torch.Generator().manual_seed(ctx.seed)
     curve, t0, on = [], time.perf_counter(), _curve_stream(stream, cfg)
     for ep in range(epochs):
@@ -319,7 +319,7 @@ def run_cp_offline(cfg: dict, ctx: RunContext) -> RunResult:
             (_loss(model(idx), stream.y[b], stream.binary) + l2 * reg).backward()
             opt.step()
         if ctx.evaluate_test:
-            curve.append([ep + 1, evaluate(torch.no_grad()(model), on)[s.metric.name]])
+            curve.append([ep + 1, evaluate(torch.no_grad()(model), on)[st.metric.name]])
     t_update = time.perf_counter() - t0
     metrics, rows = _final_metrics(torch.no_grad()(model), stream, val, ctx)
     res = _result(stream, metrics, curve, cfg, {"mode": "offline", "curve_x": "epoch"}, t_update,
