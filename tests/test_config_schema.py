@@ -147,7 +147,8 @@ def test_a_record_config_failing_its_schema_is_reported():
     rec_cfg["train"] = {**rec_cfg["train"], "lrr": 1}
     (msg,) = C.validate_config(rec_cfg)
     assert msg.startswith("train.lrr in ") and "unknown key" in msg
-    assert C.validate_config({**rec_cfg, "method": "nope"})[0].startswith("unknown method 'nope'")
+    (msg,) = C.validate_config({**rec_cfg, "method": "nope"})
+    assert "unknown" in msg and "'nope'" in msg
 
 
 def test_copied_configs_folder_does_not_need_the_repo(tmp_path):
