@@ -163,15 +163,15 @@ def test_copied_configs_folder_does_not_need_the_repo(tmp_path):
 
 def test_every_committed_record_hash_resolves_from_its_experiment():
     """A committed record's config hash is reproducible from the experiment file it names (and its study):
-    a config edit that would silently orphan records fails here. Tuning trials carry sampled overrides
-    and are checked by the tuning tests instead."""
+    a config edit that would silently orphan records fails here. Tuning trials and tuned runs belong to
+    their tuning study and are checked by the tuning tests instead."""
     from reprorec import studies
     from reprorec.records import REPO_ROOT, iter_records
 
     checked, wrong, loaded = 0, [], {}
     for rec in iter_records(REPO_ROOT / "results"):
-        if "config" not in rec or rec.get("trial") is not None:
-            continue
+        if "config" not in rec or rec.get("trial") is not None or rec.get("tuned_from"):
+            continue  # trials and tuned runs: their configs are the tuning study's (tests/test_tune.py)
         cfg = rec["config"]
         study = None
         if cfg.get("study"):
