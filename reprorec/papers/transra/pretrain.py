@@ -54,7 +54,7 @@ class GraphBlock(C.Section):
 
 def kge_settings(cfg: dict) -> dict:
     """The KGE block of a config with defaults filled in (everything that changes the vectors)."""
-    k = C.settings(cfg).kge
+    k = C.section(cfg, "kge", KGEBlock)
     return {"model": k.model, "dim": k.dim, "p": k.p, "anchors": list(k.anchors), "split": list(k.split),
             "train": k.train.given(),
             # link-prediction candidates for early stopping and the reported MRR: 'all' entities or 'typed'
