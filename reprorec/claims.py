@@ -65,6 +65,7 @@ import yaml
 from scipy import stats
 
 from .records import REPO_ROOT, iter_checked_records
+from .registry import experiment_name
 from .registry import PAPERS_DIR
 
 OUTCOMES = ("reproduced", "not reproduced", "inconclusive", "baseline fails sanity", "not testable")
@@ -256,8 +257,11 @@ class RecordIndex:
         for r in sorted(recs, key=lambda r: r.get("created") or ""):
             if _is_trial(r) or not r.get("metrics", {}).get("test"):
                 continue
-            key = (r["paper"], r["dataset"], r["method"], r.get("profile"), _study(r), bool(r.get("tuned_from")))
-            self.cells[key][r["seed"]] = r
+            # a claim names a method or, where several experiments share one method (kge-attention with
+            # kge.model transe/transr/transra), the experiment: index the record under both names
+            for name in {r["method"], experiment_name(r)}:
+                key = (r["paper"], r["dataset"], name, r.get("profile"), _study(r), bool(r.get("tuned_from")))
+                self.cells[key][r["seed"]] = r
 
     def runs(self, paper, dataset, method, profile, study=None, tuned=False) -> dict[int, dict]:
         return self.cells.get((paper, dataset, method, profile, study, bool(tuned)), {})

@@ -17,17 +17,17 @@ from reprorec.site.rows import rows, t_interval
 
 def _rec(root: Path, seed: int, mse: float, *, method="r3", profile="full", dim=8, study=None, tuned=None,
          trial=False, note="") -> Path:
-    cfg = {"paper": "r3", "dataset": "ml-100k", "method": method, "profile": profile, "model": {"dim": dim},
+    cfg = {"paper": "r3", "dataset": "ml-100k", "method": method, "profile": profile, "model": {"max_features": dim}, "train": {"lr": 0.01},
            "metric": {"name": "mse", "mode": "min"}, "leaderboard_note": note}
     if study:
-        cfg["study"] = {"name": study, "point": {"model.dim": dim}}
+        cfg["study"] = {"name": study, "point": {"model.max_features": dim}}
     chash = C.config_hash(cfg)
     sub = f"study-{study}/" if study else ("tuned/" if tuned else ("trial-s/" if trial else ""))
     path = root / "r3" / "ml-100k" / method / profile / sub / f"{seed}-{chash}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     rec = {"schema": 1, "paper": "r3", "dataset": "ml-100k", "method": method, "profile": profile, "seed": seed,
            "tuned_from": tuned, "metrics": {"test": {"mse": mse, "mae": mse / 2}, "val": {"mse": mse + 0.1}},
-           "config": cfg, "config_hash": chash, "config_file": "reprorec/papers/r3/configs/ml-100k-r3.yaml",
+           "config": cfg, "config_hash": chash, "config_file": f"reprorec/papers/r3/configs/ml-100k-{method}.yaml",
            "data": {"files": {"movielens/ml-100k/u.data": "ab" * 32}, "split": "f00d"},
            "code": {"commit": "c0ffee", "dirty": False}, "wall_time_s": 1.0, "epochs": 3}
     if trial:
