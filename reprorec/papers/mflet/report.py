@@ -89,7 +89,7 @@ def tables(profile: str) -> str:
             md.append(f"| {LABEL[arm]} | {len(v)} | {v[:, 0].mean():.4f} ± {sd(v[:, 0])} | "
                       f"{v[:, 1].mean():.4f} ± {sd(v[:, 1])} | {vs} |")
         get = lambda a, b: paired(arms[a], arms[b]) if a in arms and b in arms else None  # noqa: E731
-        md += ["", "| claim | paired AUC difference | verdict |", "|---|---|---|"]
+        md += ["", "| comparison | paired AUC difference (seeds only) | old per-comparison rule (no Holm, no test-row uncertainty; the verdicts are in ## Verdicts) |", "|---|---|---|"]
         for text, kind, a, b in [("(2) ≈ (1): scratch ID tables are neutral", "~", "scratch", "no-id"),
                                  ("(3) > (2): contrastive init beats scratch", ">", "contrastive", "scratch"),
                                  ("(4) > (2): KGE init beats scratch", ">", "kge", "scratch")]:
