@@ -143,12 +143,16 @@ def test_hard_killed_worker_loses_only_its_running_trial_and_the_study_resumes(c
     assert completed == 2, "worker ended before 2 trials"
     storage = make_storage(_sqlite(study), heartbeat=1)
     deadline = time.time() + 60
-    while not optuna.load_study(study_name=study, storage=storage).get_trials(states=(TrialState.RUNNING,)):
+    # Kill only once the running trial has sampled its parameters: a trial killed before it
+    # suggests anything has nothing to re-run, and its retry samples afresh.
+    space = set(optuna.load_study(study_name=study, storage=storage).get_trials(states=(TrialState.COMPLETE,))[0].params)
+    while not any(set(t.params) == space for t in optuna.load_study(study_name=study, storage=storage).get_trials(states=(TrialState.RUNNING,))):
         assert time.time() < deadline
         time.sleep(0.05)
     worker.send_signal(signal.SIGKILL)  # mid-trial: no chance to clean up
     worker.wait()
     (killed,) = optuna.load_study(study_name=study, storage=storage).get_trials(states=(TrialState.RUNNING,))
+    assert set(killed.params) == space
     time.sleep(3.5)  # > 3 heartbeats: the resumed worker finds the trial stale
 
     done = subprocess.run(cmd, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=300)
