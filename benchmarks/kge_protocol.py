@@ -6,7 +6,7 @@ can rank the true entity among all entities or only among entities of the type t
 Nobody chose the protocol that feeds MF-LET and TransRA on purpose; this study chooses it.
 
 Part 1, link prediction (the production path, ``reprorec.papers.transra.pretrain.pretrained_kge`` with the
-``ml-100k-ctr-graph-lp-<model>`` configs, full profile): for TransE, TransR and TransRA, each of the four
+``ml-100k-ctr-lp-<model>`` configs, full profile): for TransE, TransR and TransRA, each of the four
 protocols (negatives typed|untyped; candidates all|typed, used both for early stopping on validation MRR
 and for the reported test MRR), seeds 0..S-1. Test MRR / Hits@10 under every protocol are reported;
 test numbers play no part in the choice.
@@ -54,22 +54,20 @@ def link_prediction(seeds: list[int], log, models=LP_MODELS) -> list[dict]:
     from reprorec import config as C
     from reprorec.ctr.run import data_from_cfg
     from reprorec.papers.transra.data import build_graph
-    from reprorec.papers.transra.methods import ctr_dataset
     from reprorec.papers.transra.pretrain import pretrained_kge
 
     rows = []
     data = graph = None
     for model in models:
-        raw = C.load(REPO / f"reprorec/papers/transra/configs/ml-100k-ctr-graph-lp-{model}.yaml")
+        raw = C.load(REPO / f"reprorec/papers/transra/configs/ml-100k-ctr-lp-{model}.yaml")
         for name, (typed, cands) in PROTOCOLS.items():
             cfg = C.resolve(raw, "full", [f"kge.train.typed_negatives={str(typed).lower()}", f"kge.eval_candidates={cands}"])
-            base = dict(cfg, dataset=ctr_dataset(cfg))
-            if graph is None:
-                data = data_from_cfg(base)
-                graph = build_graph(data, base["dataset"], **dict(C.get(cfg, "graph", {}) or {}))
+            if graph is None:  # one graph for every model: the lp configs share the graph block
+                data = data_from_cfg(cfg)
+                graph = build_graph(data, cfg["dataset"], **C.settings(cfg).graph.model_dump())
             for seed in seeds:
                 c0 = time.process_time()
-                pre = pretrained_kge(base, graph, seed)
+                pre = pretrained_kge(cfg, graph, seed)
                 row = {"part": "lp", "model": model, "protocol": name, "seed": seed, "epochs": pre.info["epochs"],
                        "val": pre.metrics["val"], "test": pre.metrics["test"], "cpu_s": time.process_time() - c0,
                        "loadavg_1min_end": round(os.getloadavg()[0], 2)}
