@@ -45,6 +45,10 @@ p-values and decisions (alpha from the claim file, 0.05 by default):
   trend            d_s = the claim's metric at the end of the record's curve minus at its first
                    point (oriented); decided as superiority. Curves have no replicates: seeds only.
   not-testable     reported with its reason.
+  coded            a rule that is not a comparison of test metrics (e.g. SPIDER's weight sparsity), written
+                   in the paper's code before its numbers: ``rule: <module>:<function>``, called as
+                   function(claim, index) -> [ClaimResult] (one per dataset, outcome, effect, p and its own
+                   adjustment decided by the rule; not part of a Holm family here).
 Holm's step-down adjustment is applied within each family (the tests of a family: every dataset of
 every claim that names it); intervals are not adjusted.
 Sanity guard: a claim may name the paper's trivial baseline (``sanity: {trivial: <method>}``, e.g.
@@ -69,7 +73,7 @@ from .registry import experiment_name
 from .registry import PAPERS_DIR
 
 OUTCOMES = ("reproduced", "not reproduced", "inconclusive", "baseline fails sanity", "not testable")
-KINDS = ("superiority", "non-inferiority", "equivalence", "trend", "not-testable")
+KINDS = ("superiority", "non-inferiority", "equivalence", "trend", "not-testable", "coded")
 
 
 # ------------------------------------------------------------------------------------------ statistics
@@ -176,6 +180,7 @@ class Claim:
     margin: float | None = None
     sanity: dict | None = None
     reason: str = ""            # for not-testable
+    rule: str = ""              # for coded: "<module>:<function>"
     label: str = ""             # short statement shown in tables
     alpha: float = 0.05
 
@@ -221,7 +226,9 @@ def parse_claims(raw: dict, paper: str) -> list[Claim]:
             raise ValueError(f"{paper} {c['id']}: a {kind} claim needs an explicit margin")
         if kind == "not-testable" and not c.get("reason"):
             raise ValueError(f"{paper} {c['id']}: a not-testable claim needs its reason")
-        if kind != "not-testable":
+        if kind == "coded" and ":" not in str(c.get("rule", "")):
+            raise ValueError(f"{paper} {c['id']}: a coded claim needs its rule as '<module>:<function>'")
+        if kind not in ("not-testable", "coded"):
             for key in ("metric", "direction"):
                 if key not in compare:
                     raise ValueError(f"{paper} {c['id']}: compare needs {key!r}")
@@ -230,7 +237,7 @@ def parse_claims(raw: dict, paper: str) -> list[Claim]:
         out.append(Claim(id=str(c["id"]), paper=paper, kind=kind, paper_says=c.get("paper_says", ""),
                          source=c.get("source", ""), verified=bool(c.get("verified", True)), compare=compare,
                          family=c.get("family"), margin=c.get("margin"), sanity=c.get("sanity"),
-                         reason=c.get("reason", ""), label=c.get("label", ""),
+                         reason=c.get("reason", ""), rule=c.get("rule", ""), label=c.get("label", ""),
                          alpha=float(c.get("alpha", defaults.get("alpha", 0.05)))))
     ids = [c.id for c in out]
     if len(ids) != len(set(ids)):
@@ -409,6 +416,14 @@ def _evaluate_one(claim: Claim, dataset: str | None, index: RecordIndex) -> Clai
     return res
 
 
+def _coded(claim: Claim, index: RecordIndex) -> list[ClaimResult]:
+    """A coded claim's results from its rule (see the module doc)."""
+    import importlib
+
+    module, func = claim.rule.split(":")
+    return list(getattr(importlib.import_module(module), func)(claim, index))
+
+
 def _sanity_failure(claim: Claim, dataset, index, get) -> str:
     """'' or why the comparison's baseline fails the sanity check (worse than the trivial baseline)."""
     s = claim.sanity
@@ -456,16 +471,19 @@ def evaluate(paper: str, dataset: str | None = None, records=None, index: Record
     ``records`` (an iterable of records) or ``index`` replace results/; ``claims`` replaces claims.yaml."""
     index = index or RecordIndex(records)
     claims = load_claims(paper) if claims is None else claims
-    results = [(_evaluate_one(c, ds, index), c) for c in claims for ds in c.datasets]
+    results = [(r, c) for c in claims
+               for r in (_coded(c, index) if c.kind == "coded" else [_evaluate_one(c, ds, index) for ds in c.datasets])]
     families: dict = defaultdict(list)
     for i, (r, c) in enumerate(results):
-        families[c.family or f"{paper}:{c.id}"].append(i)
+        if c.kind != "coded":  # a coded rule adjusts its own tests
+            families[c.family or f"{paper}:{c.id}"].append(i)
     for idx in families.values():
         adj = holm([results[i][0].p for i in idx])
         for i, pa in zip(idx, adj):
             results[i][0].p_adj = pa
     for r, c in results:
-        _decide(r, c)
+        if c.kind != "coded":
+            _decide(r, c)
         r.__dict__.pop("_sanity", None)
     out = [r for r, _ in results]
     return [r for r in out if dataset is None or r.dataset == dataset]

@@ -7,8 +7,10 @@ config file (a `--set` run, a stale record) is labelled with the differing keys.
 `records.check_record` (schema, config vs hash, metrics digest) are refused, one line each; records
 written before digests existed are shown, marked legacy (‡). `rows()` returns the table as data (for
 the site); the markdown/CSV writers sit on top of it. Reference numbers (a paper's table, a peer's published figure) come from the
-`reference` block of the experiment's config file and sit in their own labelled column: they are
-never averaged with, or ranked against, our numbers. Tuning trials are excluded. Output is sorted
+`reference` block of the experiment's config file, or from a reference series under the paper's
+configs/references/ that names the experiment it describes (`attach`, its `final.values`); they sit in
+their own labelled column, only beside rows in the setting they describe (profile full, not a study),
+and are never averaged with, or ranked against, our numbers. Tuning trials are excluded. Output is sorted
 and carries no timestamp, so rebuilding from the same results is byte-identical.
 """
 from __future__ import annotations
@@ -45,11 +47,21 @@ def _mean_std(values: list[float]) -> tuple[float, float | None]:
 
 
 def references(paper: str) -> dict[tuple[str, str], list[dict]]:
-    """(dataset, method) -> reference entries from the paper's config files."""
+    """(dataset, method) -> reference entries from the paper's config files and its reference series
+    (configs/references/*.yaml with `attach: {dataset, method}` and `final.values`)."""
+    import yaml
+
     out: dict[tuple[str, str], list[dict]] = {}
     for _, cfg in registry.experiment_configs(paper):  # a broken file is skipped with a warning
         if cfg.get("reference"):
-            out[(cfg["dataset"], registry.experiment_name(cfg))] = cfg["reference"]
+            out[(cfg["dataset"], registry.experiment_name(cfg))] = list(cfg["reference"])
+    for path in sorted((PAPERS_DIR / paper / "configs" / "references").glob("*.yaml")):
+        series = yaml.safe_load(path.read_text()) or {}
+        at = series.get("attach")
+        if at:
+            out.setdefault((at["dataset"], at["method"]), []).extend(
+                {k: v[k] for k in ("metric", "value", "source", "note") if k in v}
+                for v in (series.get("final") or {}).get("values", []))
     return out
 
 
@@ -203,6 +215,12 @@ def _ref_cell(refs: list[dict], metric: str) -> str:
     return "<br>".join(cells) if cells else ""
 
 
+def same_setting(row: dict) -> bool:
+    """A published number describes the experiment's own full setting: not a quick/prefix run, not a study,
+    not a `--set` variant (a tuned config is the experiment tuned, so it keeps the reference)."""
+    return row["profile"] == "full" and not row["study"] and (not row["variant"] or bool(row["tuned_from"]))
+
+
 def render_paper(paper: str, records: list[dict]) -> tuple[str, str, list[tuple]]:
     table = summarise(records)
     refs = references(paper)
@@ -241,8 +259,7 @@ def render_paper(paper: str, records: list[dict]) -> tuple[str, str, list[tuple]
         md.append("| " + " | ".join(head) + " |")
         md.append("|" + "---|" * len(head))
         for rank, row in enumerate(sect, 1):
-            ref = "" if row["variant"] and not row["tuned_from"] else \
-                _ref_cell(refs.get((dataset, row["base_method"]), []), primary)
+            ref = _ref_cell(refs.get((dataset, row["base_method"]), []), primary) if same_setting(row) else ""
             name = row["method"] + (" ‡" if row["legacy"] else "")
             cells = [str(rank), name, str(row["n"])] + [_cell(row["stats"].get(k)) for k in test_metrics] + \
                     [_cell(row["stats"].get(f"val/{primary}")), " ".join(map(str, row["seeds"])),

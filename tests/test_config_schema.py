@@ -84,7 +84,7 @@ def test_malformed_yaml_is_one_line_and_list_still_works(tmp_path, capsys, monke
 def test_unknown_profile_is_an_error(capsys):
     with pytest.raises(C.ConfigError, match="unknown profile 'sweep-R8-B128'.*known: full, quick"):
         C.resolve(C.load(MF), "sweep-R8-B128")
-    assert C.resolve(C.load(PAPERS / "spider" / "configs" / "dblp-spider.yaml"), "prefix")["profile"] == "prefix"
+    assert C.resolve(C.load(PAPERS / "spider" / "configs" / "dblp-spider-vec.yaml"), "prefix")["profile"] == "prefix"
 
 
 def test_recorded_config_carries_no_schema_defaults():
@@ -102,7 +102,7 @@ PINNED = [("baselines", "ml-100k-biased-mf", "quick", "05437ca5ce25"),
           ("baselines", "ml-100k-biased-mf", "full", "b3b5d02a5cb0"),
           ("r3", "amazon-musical-instruments-r3", "full", "487ff716f14e"),
           ("transra", "ml-100k-ctr-kge-init", "full", "bdfdb7df0249"),
-          ("spider", "dblp-spider", "prefix", "6099baeeabf3"),
+          ("spider", "dblp-post", "prefix", "b98577753625"),
           ("mflet", "ml-100k-ctr-both", "full", "451a61b29786")]
 
 

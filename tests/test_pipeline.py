@@ -96,26 +96,27 @@ def test_reproduce_keeps_going_and_names_failures(tmp_path, monkeypatch):
     assert "no-such-method" in outs[1].error
 
 
-def _fake_record(root: Path, seed: int, rmse: float, method="biased-mf", overrides=()) -> Path:
-    """A record of the committed quick config of biased-mf (plus ``overrides``), or of a method without one."""
+def _fake_record(root: Path, seed: int, rmse: float, method="biased-mf", overrides=(), profile="quick") -> Path:
+    """A record of the committed config of biased-mf (``profile``, plus ``overrides``), or of a method without one."""
     from reprorec import config as C
     from reprorec.records import write_record
 
     if method == "biased-mf":
-        cfg = C.resolve(C.load(find_config("baselines", "ml-100k", method)), "quick", list(overrides))
+        cfg = C.resolve(C.load(find_config("baselines", "ml-100k", method)), profile, list(overrides))
         cfg = {k: v for k, v in cfg.items() if not k.startswith("_") and k not in ("profiles", "reference")}
     else:
         cfg = {"metric": {"name": "rmse", "mode": "min"}, "method": method}
-    rec = {"schema": 1, "paper": "baselines", "dataset": "ml-100k", "method": method, "profile": "quick", "seed": seed,
+    rec = {"schema": 1, "paper": "baselines", "dataset": "ml-100k", "method": method, "profile": profile, "seed": seed,
            "tuned_from": None, "metrics": {"test": {"rmse": rmse, "mae": rmse - 0.2}, "val": {"rmse": rmse - 0.01}},
            "config": cfg, "config_hash": C.config_hash(cfg), "wall_time_s": 1.0}
-    return write_record(rec, root / "baselines" / "ml-100k" / method / "quick" / f"{seed}-{C.config_hash(cfg)}.json")
+    return write_record(rec, root / "baselines" / "ml-100k" / method / profile / f"{seed}-{C.config_hash(cfg)}.json")
 
 
 def test_leaderboard_stats_reference_and_byte_identical_rebuild(tmp_path):
     for seed, v in enumerate([0.90, 0.92, 0.94]):
         _fake_record(tmp_path / "results", seed, v)
     _fake_record(tmp_path / "results", 0, 0.80, method="better")
+    _fake_record(tmp_path / "results", 0, 0.91, profile="full")
     out = tmp_path / "lb"
     leaderboard.build(tmp_path / "results", out)
     first = {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()}
@@ -126,7 +127,9 @@ def test_leaderboard_stats_reference_and_byte_identical_rebuild(tmp_path):
     md = first["baselines.md"].decode()
     assert "| 1 | better | 1 | 0.8000 |" in md  # ranked first, lower RMSE
     assert "| 2 | biased-mf | 3 | 0.9200 ± 0.0200 |" in md  # mean ± sample std
-    assert "0.9340 — scikit-surprise SVD" in md  # the reference, from the config file, in its own column
+    quick, full = md.split("## ml-100k · profile `quick`")[1], md.split("## ml-100k · profile `full`")[1].split("## ")[0]
+    # the reference, from the config file, in its own column; only beside the setting it describes (full)
+    assert "0.9340 — scikit-surprise SVD" in full and "scikit-surprise" not in quick
     csv_text = first["baselines.csv"].decode()
     assert "baselines,ml-100k,quick,biased-mf,test,rmse,0.92,0.02,3,0 1 2," in csv_text
 

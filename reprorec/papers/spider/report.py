@@ -1,9 +1,9 @@
 """Numbers and figures for the README, computed from result records (and, for context, trivial predictors).
 
   python -m reprorec.papers.spider.report [--write-readme]   markdown tables: per dataset/profile, method x (metric mean ± std, n),
-                                            seq-vs-vectorized deltas, the constant predictors on ACC, the
-                                            authors' ACC number beside ours, and the update throughput
-                                            before/after the factored update (benchmark records)
+                                            spider vs spider-vec deltas, the authors' ACC numbers beside ours
+                                            (their units), the constant predictors on ACC, the sparsity claim
+                                            (C5), the studies, and the update throughput (benchmark record)
   python -m reprorec.papers.spider.report --figures          running test curves (metric at every 5% of the stream)
                                             -> leaderboards/spider/curves-<dataset>-<profile>.png
 
@@ -27,7 +27,12 @@ from reprorec.registry import PAPERS_DIR
 
 from .data import build_stream, evaluate
 
-METHOD_ORDER = ["spider", "spider-seq", "spider-gauss", "post", "nn-adam", "cp-offline"]
+# our proxies of the paper's baselines are labelled as such wherever they appear
+LABELS = {"spider": "spider (authors' update)", "spider-vec": "spider-vec (our vectorized variant)",
+          "spider-gauss": "spider-gauss (Gaussian-prior ablation)", "spider-gauss-vec": "spider-gauss-vec",
+          "post": "post (our proxy of POST)", "nn-adam": "nn-adam (our proxy: one-pass Adam)",
+          "cp-offline": "cp-offline (our proxy: offline CP)"}
+METHOD_ORDER = list(LABELS)
 
 
 def summary() -> str:
@@ -52,25 +57,26 @@ def summary() -> str:
                 v = np.array([r["metrics"]["test"][k] for r in rs])
                 cells.append(_mean_std(v))
             eps = np.mean([r.get("update_entries_per_s") or np.nan for r in rs])
-            out.append(f"| {m} | {len(rs)} | " + " | ".join(cells) + f" | {eps:,.0f} |")
+            out.append(f"| {LABELS.get(m, m)} | {len(rs)} | " + " | ".join(cells) + f" | {eps:,.0f} |")
     return "\n".join(out)
 
 
 def seq_vs_vec() -> str:
-    """Paired (same seed = same stream order and init) differences spider-seq minus spider."""
+    """Paired (same seed = same stream order and init) differences: spider (the authors' sequential update)
+    minus spider-vec (our vectorized variant), with each record's own update throughput."""
     recs = defaultdict(dict)
     for rec in iter_records():
-        if rec["paper"] == "spider" and rec["method"] in ("spider", "spider-seq") and rec["profile"] == "full" \
+        if rec["paper"] == "spider" and rec["method"] in ("spider", "spider-vec") and rec["profile"] == "full" \
                 and not rec["config"].get("study"):
             recs[(rec["dataset"], rec["seed"])][rec["method"]] = rec
-    lines = ["| dataset | seed | metric spider (vectorized) | spider-seq | seq − vec | entries/s vec | entries/s seq |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| dataset | seed | spider (authors') | spider-vec | spider − spider-vec | entries/s spider | "
+             "entries/s spider-vec |", "|---|---|---|---|---|---|---|"]
     for (d, s), pair in sorted(recs.items()):
         if len(pair) == 2:
             metric = pair["spider"]["config"]["metric"]["name"]
-            a, b = pair["spider"]["metrics"]["test"][metric], pair["spider-seq"]["metrics"]["test"][metric]
-            lines.append(f"| {d} | {s} | {metric} {a:.4f} | {b:.4f} | {b - a:+.4f} | "
-                         f"{pair['spider']['update_entries_per_s']:,.0f} | {pair['spider-seq']['update_entries_per_s']:,.0f} |")
+            a, b = pair["spider"]["metrics"]["test"][metric], pair["spider-vec"]["metrics"]["test"][metric]
+            lines.append(f"| {d} | {s} | {metric} {a:.4f} | {b:.4f} | {a - b:+.4f} | "
+                         f"{pair['spider']['update_entries_per_s']:,.0f} | {pair['spider-vec']['update_entries_per_s']:,.0f} |")
     return "\n".join(lines)
 
 
@@ -87,27 +93,6 @@ def constant_predictors() -> str:
 def _mean_std(vals) -> str:
     mu, sd = mean_std(vals)
     return f"{mu:.4f}" if sd != sd else f"{mu:.4f} ± {sd:.4f}"  # sd is nan with one seed
-
-
-def acc_vs_authors() -> str:
-    """The authors' logged ACC MSE (the `reference:` of the study configs/studies/authors-100-batches.yaml:
-    R = 8, batch 128, 100 stream batches) beside our SPIDER variants after 100 batches, 200 batches and
-    the full stream."""
-    from reprorec import studies
-
-    ref = next(r for r in studies.load("spider", "authors-100-batches").reference if r["metric"] == "mse")
-    lines = [f"Authors' log: test MSE **{ref['value']}** after one full pass (not 100 batches), original units.\n",
-             "| setting | method | n | mse (standardised) | mse_orig (original units) |", "|---|---|---|---|---|"]
-    recs = [r for r in iter_records() if r["paper"] == "spider" and r["metrics"].get("test")]
-    for study, profile in [("authors-100-batches", "full"), (None, "prefix"), (None, "full")]:
-        for m in ("spider", "spider-seq", "spider-gauss"):
-            mine = [r for r in recs if (r["dataset"], r["method"], r["profile"]) == ("acc", m, profile)
-                    and (r["config"].get("study") or {}).get("name") == study]
-            if mine:
-                tests = [r["metrics"]["test"] for r in mine]
-                lines.append(f"| acc · {study or profile} ({mine[0]['entries_streamed']:,} entries) | {m} | {len(mine)} | "
-                             f"{_mean_std([t['mse'] for t in tests])} | {_mean_std([t['mse_orig'] for t in tests])} |")
-    return "\n".join(lines)
 
 
 def throughput() -> str:
@@ -129,17 +114,24 @@ def results_section() -> str:
     from .sweep import table as sweep_table
 
     return "\n".join([
-        "### Full streams, the authors' 100-batch setting, and 25,600-entry prefixes (R = 8, stream batch 128)",
-        "\n`update entries/s` is each record's own measurement on the shared machine; records made before the",
-        "factored update (every `prefix` seed 0–2, `alog`) ran the previous formulation.",
+        "### Full streams and 25,600-entry prefixes (R = 8, stream batch 128)",
+        "\n`update entries/s` is each record's own wall-clock measurement on the shared machine (load varies).",
         summary(),
-        "\n### Sequential (authors') vs vectorized mode — paired by seed (same stream, same init)\n",
+        "\n### The authors' update (spider) vs our vectorized variant (spider-vec) — paired by seed\n",
         seq_vs_vec(),
-        "\n### ACC after 100, 200 and all batches (the 100-batch stop is the authors' run-time setting: their number is full-stream, see 'ACC in the authors' setting and units')\n",
-        acc_vs_authors(),
+        "\n### ACC in the authors' setting and units: full stream, test MSE in original units (C4)\n",
+        "Theirs from `configs/references/authors-acc.yaml`; why their number is full-stream: the section "
+        "'ACC in the authors' setting and units' below.\n",
+        authors_table(),
+        "\n![ACC: the authors' running curve beside ours](../../../leaderboards/spider/acc-vs-authors.png)",
         "\nConstant predictors on the same ACC test sets:\n",
         constant_predictors(),
-        "\n### Rank and batch-size sweep (SPIDER, vectorized, full stream; study `rank-batch`)\n",
+        "\n### Sparsity: does the spike-and-slab prior select and inhibit weights? (C5, rule in this file)\n",
+        sparsity_table(),
+        "\n![posterior inclusion probabilities along the stream](../../../leaderboards/spider/sparsity.png)",
+        "\n### The authors' protocol (study `authors-protocol`: batch 256 with R in {3, 5, 8, 10}; batch sweep at R = 8)\n",
+        sweep_table("authors-protocol"),
+        "\n### Rank and batch-size sweep of spider-vec (our vectorized variant; study `rank-batch`)\n",
         sweep_table(),
         "\n### Throughput and memory (`benchmarks/spider_stream.py`, synthetic ACC-shaped stream, R = 8, float64, "
         "1 thread, shared machine)\n",
@@ -153,7 +145,8 @@ def curves():
     """{(dataset, profile): {method: [records with a running test curve]}}."""
     groups = defaultdict(lambda: defaultdict(list))
     for rec in iter_records():
-        if rec["paper"] == "spider" and rec.get("curve") and rec["profile"] in ("full", "prefix", "quick"):
+        if rec["paper"] == "spider" and rec.get("curve") and rec["profile"] in ("full", "prefix", "quick") \
+                and not rec["config"].get("study"):  # a study's runs are another setting
             groups[(rec["dataset"], rec["profile"])][rec["method"]].append(rec)
     return groups
 
@@ -170,14 +163,14 @@ def plot_curves(dataset: str, profile: str, by_method: dict, out_dir: Path) -> P
         metric = recs[0]["config"]["metric"]["name"]
         if method == "cp-offline":
             vals = [r["metrics"]["test"][metric] for r in recs]
-            ax.axhline(np.mean(vals), ls="--", color="grey", label=f"cp-offline (final, n={len(vals)})")
+            ax.axhline(np.mean(vals), ls="--", color="grey", label=f"{LABELS[method]} (final, n={len(vals)})")
             continue
         curves = [np.asarray(r["curve"], dtype=float) for r in recs]
         n = min(len(c) for c in curves)
         x = curves[0][:n, 0]
         ys = np.stack([c[:n, 1] for c in curves])
         mean, std = ys.mean(0), ys.std(0)
-        ax.plot(x, mean, marker="o", ms=2, label=f"{method} (n={len(recs)})")
+        ax.plot(x, mean, marker="o", ms=2, label=f"{LABELS.get(method, method)} (n={len(recs)})")
         ax.fill_between(x, mean - std, mean + std, alpha=0.2)
     ax.set_xlabel("fraction of the training stream processed")
     ax.set_ylabel(f"test {metric}" + (" (standardised)" if metric == "rmse" else ""))
@@ -203,14 +196,6 @@ def write_figures() -> list[Path]:
 # mse_orig / mse (the training stream's variance). Not like-for-like (README): their targets are
 # int32-truncated, their test file is not public, their zeros are another sample.
 AUTHORS = PAPERS_DIR / "spider" / "configs" / "references" / "authors-acc.yaml"
-# our proxies of the paper's baselines are labelled as such wherever they appear
-LABELS = {"spider": "spider (authors' update)", "spider-vec": "spider-vec (our vectorized variant)",
-          "spider-gauss": "spider-gauss (Gaussian-prior ablation)", "spider-gauss-vec": "spider-gauss-vec",
-          "post": "post (our proxy of POST)", "nn-adam": "nn-adam (our proxy: one-pass Adam)",
-          "cp-offline": "cp-offline (our proxy: offline CP)"}
-ORDER = list(LABELS)
-
-
 def _authors() -> dict:
     import yaml
 
@@ -219,8 +204,7 @@ def _authors() -> dict:
 
 def reference() -> list[dict]:
     """The authors' final ACC MSEs (original units, one full pass, R = 8) from configs/references/authors-acc.yaml."""
-    return [{"metric": "mse_orig", "value": v["mse_orig"], "source": f"their log (R = {v['rank']}, batch {v['batch']})"}
-            for v in _authors()["final"]["values"]]
+    return [{**v, "source": f"their log (R = {v['rank']}, batch {v['batch']})"} for v in _authors()["final"]["values"]]
 
 
 def label(method: str, recs: list[dict]) -> str:
@@ -261,7 +245,7 @@ def authors_table() -> str:
     for r in ref:
         lines.append(f"| **authors' log** | one full pass, {r['source'].split('(')[-1].rstrip(')')} | 1 | {r['value']} | |")
     by = acc_records()
-    for m in sorted(by, key=lambda x: ORDER.index(x) if x in ORDER else 99):
+    for m in sorted(by, key=lambda x: METHOD_ORDER.index(x) if x in METHOD_ORDER else 99):
         v = np.array([x["metrics"]["test"]["mse_orig"] for x in by[m]])
         sd = f" ± {v.std(ddof=1):.4f}" if len(v) > 1 else ""
         setting = ("offline (not streaming): 20 epochs over the training entries" if by[m][0].get("mode") == "offline"
@@ -271,7 +255,7 @@ def authors_table() -> str:
     return "\n".join(lines)
 
 
-def authors_figure(path: Path | None = None, methods=("spider", "spider-seq", "spider-vec")) -> Path:
+def authors_figure(path: Path | None = None, methods=("spider", "spider-vec")) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -341,14 +325,20 @@ SELECT_MIN, SELECT_FLOOR, ALPHA, MIN_SEEDS = 0.10, 0.05, 0.05, 3
 
 
 # -- the rule, applied to the records ---------------------------------------------------------------------
-def _runs(method: str) -> dict[str, dict[int, dict]]:
-    from reprorec.records import iter_records
+# C5 cannot be written as a comparison of test metrics, so claims.yaml names it as a coded claim
+# (`rule: reprorec.papers.spider.report:c5_claim`) and `reprorec claims spider` reports it from here.
+def _runs(method: str, index=None) -> dict[str, dict[int, dict]]:
+    """{dataset: {seed: newest checked record}} of `method`'s full-profile records (no study, not tuned)
+    that carry the weights' posterior along the stream."""
+    from reprorec.claims import RecordIndex
 
+    index = index or RecordIndex()
     out: dict[str, dict[int, dict]] = {}
-    for r in iter_records():
-        if (r["paper"], r["method"], r["profile"]) == ("spider", method, "full") and not r["config"].get("study") \
-                and r.get("weights_curve"):
-            out.setdefault(r["dataset"], {})[r["seed"]] = r
+    for (paper, dataset, name, profile, study, tuned), runs in index.cells.items():
+        if (paper, name, profile, study, tuned) == ("spider", method, "full", None, False):
+            kept = {s: r for s, r in runs.items() if r["method"] == method and r.get("weights_curve")}
+            if kept:
+                out.setdefault(dataset, {}).update(kept)
     return out
 
 
@@ -356,39 +346,35 @@ def _final(rec: dict) -> dict:
     return rec["weights_curve"][-1][1]
 
 
-def _holm(ps: list[float]) -> list[float]:
-    order = sorted(range(len(ps)), key=lambda i: ps[i])
-    adj, running = [math.nan] * len(ps), 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (len(ps) - rank) * ps[i]))
-        adj[i] = running
-    return adj
-
-
-def sparsity_evaluate() -> list[dict]:
-    """One row per dataset with spider records: the rule's quantities and outcomes (see the module doc)."""
-    import numpy as np
+def sparsity_evaluate(index=None, datasets=None) -> list[dict]:
+    """One row per dataset (those with spider records, or `datasets`): the rule's quantities and outcomes
+    (see the C5 block above)."""
     from scipy import stats
 
-    ss, gauss = _runs("spider"), _runs("spider-gauss")
+    from reprorec.claims import holm
+
+    ss, gauss = _runs("spider", index), _runs("spider-gauss", index)
     rows = []
-    for d in sorted(ss):
-        s_vals = np.array([_final(r)["frac_incl_below_half"] for r in ss[d].values()])
-        row = {"dataset": d, "n": len(s_vals), "S": float(s_vals.mean()), "S_ci": (math.nan, math.nan),
-               "selection": "inconclusive", "pairs": 0, "d": math.nan, "p": math.nan, "inhibition": "inconclusive"}
+    for d in (datasets or sorted(ss)):
+        s_vals = np.array([_final(r)["frac_incl_below_half"] for r in ss.get(d, {}).values()])
+        row = {"dataset": d, "n": len(s_vals), "S": float(s_vals.mean()) if len(s_vals) else math.nan,
+               "S_ci": (math.nan, math.nan), "selection": "inconclusive", "pairs": 0, "d": math.nan,
+               "d_ci": (math.nan, math.nan), "p": math.nan, "inhibition": "inconclusive"}
         if len(s_vals) >= MIN_SEEDS:
             half = stats.t.ppf(0.975, len(s_vals) - 1) * s_vals.std(ddof=1) / math.sqrt(len(s_vals))
             row["S_ci"] = (row["S"] - half, row["S"] + half)
             row["selection"] = ("reproduced" if row["S"] >= SELECT_MIN and row["S_ci"][0] >= SELECT_FLOOR
                                 else "not reproduced" if row["S"] < SELECT_FLOOR else "inconclusive")
-        seeds = sorted(set(ss[d]) & set(gauss.get(d, {})))
+        seeds = sorted(set(ss.get(d, {})) & set(gauss.get(d, {})))
         if len(seeds) >= MIN_SEEDS:
             dd = np.array([math.log(_final(gauss[d][s])["abs_mean_q10_q50_q90"][1]
                                     / _final(ss[d][s])["abs_mean_q10_q50_q90"][1]) for s in seeds])
-            row.update(pairs=len(seeds), d=float(dd.mean()), p=float(stats.ttest_1samp(dd, 0.0).pvalue))
+            half = stats.t.ppf(0.975, len(dd) - 1) * dd.std(ddof=1) / math.sqrt(len(dd))
+            row.update(pairs=len(seeds), d=float(dd.mean()), d_ci=(dd.mean() - half, dd.mean() + half),
+                       p=float(stats.ttest_1samp(dd, 0.0).pvalue))
         rows.append(row)
     tested = [r for r in rows if r["pairs"] >= MIN_SEEDS]
-    for r, p_adj in zip(tested, _holm([r["p"] for r in tested])):
+    for r, p_adj in zip(tested, holm([r["p"] for r in tested])):
         r["p_holm"] = p_adj
         r["inhibition"] = ("reproduced" if r["d"] > 0 and p_adj < ALPHA else
                            "not reproduced" if r["d"] <= 0 else "inconclusive")
@@ -397,6 +383,31 @@ def sparsity_evaluate() -> list[dict]:
         r["C5"] = ("reproduced" if parts == ("reproduced", "reproduced") else
                    "not reproduced" if "not reproduced" in parts else "inconclusive")
     return rows
+
+
+def c5_claim(claim, index) -> list:
+    """The C5 rule as claim results (one per dataset of the claim) for reprorec.claims: effect and CI are
+    the inhibition's d = ln(median |m| gauss / spider) over paired seeds, p its Holm-adjusted t-test; the
+    selection share S is in the note. A dataset without spider records is not testable."""
+    from reprorec.claims import ClaimResult
+
+    out = []
+    for r in sparsity_evaluate(index, claim.datasets):
+        res = ClaimResult(claim.paper, claim.id, r["dataset"], claim.kind, claim.label, "weights", "not testable",
+                          family=claim.family, paper_says=claim.paper_says, source=claim.source)
+        if not r["n"]:
+            res.note = "no full records of spider with the weights' posterior"
+            out.append(res)
+            continue
+        ci = "" if math.isnan(r["S_ci"][0]) else f" [{r['S_ci'][0]:.3f}, {r['S_ci'][1]:.3f}]"
+        res.outcome = r["C5"]
+        res.note = (f"(a) selection {r['selection']}: S = {r['S']:.3f}{ci} over {r['n']} seeds; "
+                    f"(b) inhibition {r['inhibition']}" + ("" if r["pairs"] else " (fewer than 3 paired spider-gauss seeds)"))
+        res.n, res.uncertainty = r["pairs"] or r["n"], "seeds only (pre-registered rule in report.py)"
+        if r["pairs"]:
+            res.effect, res.ci, res.p, res.p_adj = r["d"], tuple(r["d_ci"]), r["p"], r.get("p_holm", math.nan)
+        out.append(res)
+    return out
 
 
 def sparsity_table() -> str:
@@ -415,7 +426,8 @@ def sparsity_figure(path=None):
     """Left: sigma(rho~) histogram at the end of the stream (all seeds pooled), per dataset. Middle: share of
     weights below 0.5 along the stream. Right: median |posterior mean| along the stream, spider vs spider-gauss."""
     import matplotlib
-    import numpy as np
+
+    from .models import HIST_BINS
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -4,9 +4,11 @@
                                                       acc, dblp, post-movielens (profile `prefix`)
   python -m reprorec.papers.spider.sweep table                 markdown table of the rank/batch study records
 
-The rank/batch sweep is the study configs/studies/rank-batch.yaml:
-  reprorec sweep spider rank-batch --dataset alog --seeds 5 --profile full
-(records in results/spider/<dataset>/spider/full/study-rank-batch/). Existing records are skipped.
+The rank/batch sweep of spider-vec is the study configs/studies/rank-batch.yaml, the authors' own grid for spider
+the study authors-protocol.yaml:
+  reprorec sweep spider rank-batch --method spider-vec --dataset alog --seeds 5 --profile full
+  reprorec sweep spider authors-protocol --dataset dblp --seeds 3 --profile full
+(records in results/spider/<dataset>/<method>/full/study-<name>/). Existing records are skipped.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from reprorec.registry import PAPERS_DIR
 from reprorec.train import set_threads
 
 CONFIGS = PAPERS_DIR / "spider" / "configs"
-PREFIX_METHODS = ["spider", "spider-gauss", "post", "nn-adam", "cp-offline"]
+PREFIX_METHODS = ["spider-vec", "spider-gauss-vec", "post", "nn-adam", "cp-offline"]
 
 
 def run_prefix(seeds: int, datasets: list[str]) -> None:
@@ -31,10 +33,11 @@ def run_prefix(seeds: int, datasets: list[str]) -> None:
                 print(out.name, out.status, out.record["metrics"].get("test"), flush=True)
 
 
-def table() -> str:
+def table(study: str = "rank-batch") -> str:
+    """Markdown table of one study's records (rank-batch, authors-protocol): one row per grid point."""
     cells = defaultdict(list)
     for rec in iter_records():
-        if rec["paper"] == "spider" and (rec["config"].get("study") or {}).get("name") == "rank-batch":
+        if rec["paper"] == "spider" and (rec["config"].get("study") or {}).get("name") == study:
             metric = rec["config"]["metric"]["name"]
             point = rec["config"]["study"]["point"]
             setting = f"R{point['model.rank']}-B{point['train.batch_size']}"

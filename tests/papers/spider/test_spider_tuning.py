@@ -15,7 +15,7 @@ from reprorec.train import RunContext
 from reprorec.tune.storage import dry_run, search_space
 from reprorec.papers.spider.data import Stream, holdout
 
-METHODS = ["spider", "spider-seq", "spider-gauss", "post", "nn-adam", "cp-offline"]
+METHODS = ["spider", "spider-vec", "spider-gauss", "spider-gauss-vec", "post", "nn-adam", "cp-offline"]
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -30,7 +30,7 @@ def test_every_method_declares_a_search_space_that_samples(method):
         for name, value in trial.params.items():
             assert dists[name]._contains(dists[name].to_internal_repr(value))
         study.tell(trial, 0.0)
-    if method.startswith("spider") and method != "spider-gauss":
+    if method in ("spider", "spider-vec"):
         assert 0.05 <= o["model"]["rho0"] <= 0.95 and 0.1 <= o["model"]["tau0"] <= 10
 
 
