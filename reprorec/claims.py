@@ -26,7 +26,10 @@ t-test over seeds alone overstates certainty there). Estimates:
                                                        shared within a split, independent across splits)
   su^2  = max(0, var_s(d_s) - mean_s var_b(d_{s,b}) * (1 - P_same))
                                                        P_same = share of seed pairs on the same split
-  Var(effect) = su^2 / S + V_row,  df by Welch-Satterthwaite (S - 1 for the seed part, B - 1 for rows).
+  Var(effect) = su^2 / S + V_row,  df by Welch-Satterthwaite over the mean squares it is built from
+                                                       (var_s(d)/S with S - 1 df, V_row with B - 1, the
+                                                       subtracted within-seed part), so clipping su^2 to 0
+                                                       never buys the B - 1 df of the rows alone.
 With a split per seed this is the paired t-test's variance (var_s(d)/S); with one split it adds the
 row noise the t-test misses. This is the hierarchical (seeds, then rows) bootstrap's variance computed
 in closed form from the replicates, with a t reference distribution: with 5 seeds a percentile
@@ -36,7 +39,8 @@ result says so ("seeds only").
 
 p-values and decisions (alpha from the claim file, 0.05 by default):
   superiority      two-sided p for effect = 0. reproduced: effect > 0 and Holm-adjusted p < alpha;
-                   not reproduced: effect <= 0; inconclusive otherwise. 95% CI.
+                   not reproduced: effect <= 0 (noted as "opposite effect" when the CI lies below 0,
+                   "no effect detected" when it spans 0); inconclusive otherwise. 95% CI.
   non-inferiority  (margin m) one-sided p for H0 effect <= -m. reproduced: adjusted p < alpha;
                    not reproduced: the 90% CI lies below -m; inconclusive otherwise. 90% CI.
   equivalence      (margin m) TOST p = max of the two one-sided p's for |effect| >= m.
@@ -161,8 +165,16 @@ def estimate(d: np.ndarray, reps: np.ndarray | None = None, split_ids=None) -> E
     else:
         seed_part = 0.0  # one seed: training noise cannot be estimated (the result notes n = 1)
     var = seed_part + v_row
-    den = (seed_part ** 2 / (S - 1) if S > 1 else 0.0) + v_row ** 2 / (B - 1)
-    df = var ** 2 / den if den > 0 else float(max(S - 1, 1))
+    # Welch-Satterthwaite over the observed mean squares the variance is built from (var_seed/S with S - 1
+    # df, the subtracted within-seed row part, V_row with B - 1 df), not over the clipped su^2: when su^2
+    # clips to 0 the seeds still limit what is known, and counting only V_row's B - 1 df would make a
+    # five-seed comparison look as certain as a B-sample one.
+    if S > 1:
+        a, w = var_seed / S, v_within * (1 - same) / S
+        den = a ** 2 / (S - 1) + w ** 2 / (S * (B - 1)) + v_row ** 2 / (B - 1)
+    else:
+        den = v_row ** 2 / (B - 1)
+    df = max(1.0, var ** 2 / den) if den > 0 else float(max(S - 1, 1))
     return Estimate(eff, math.sqrt(var), df, S, True, d, n_splits)
 
 
@@ -318,16 +330,19 @@ def _replicates(rec: dict, metric: str):
 def paired_runs(arms: dict[str, dict[int, dict]]) -> tuple[list[int], list[str], str]:
     """Seeds every arm has, on one split fingerprint per seed; (seeds, their split ids, a note on dropped seeds)."""
     common = sorted(set.intersection(*(set(r) for r in arms.values()))) if arms else []
-    seeds, splits, dropped = [], [], []
+    seeds, splits, dropped, unknown = [], [], [], 0
     for s in common:
-        fps = {(arm[s].get("data") or {}).get("split") for arm in arms.values()}
-        if len(fps) == 1:
+        fps = [(arm[s].get("data") or {}).get("split") for arm in arms.values()]
+        known = set(fps) - {None}
+        if len(known) <= 1:  # a record that did not store its split (legacy) is paired by its config alone
             seeds.append(s)
-            splits.append(fps.pop())
+            splits.append(known.pop() if known else None)
+            unknown += None in fps
         else:
             dropped.append(s)
-    note = f"seeds {dropped} dropped: arms used different splits" if dropped else ""
-    return seeds, splits, note
+    notes = ([f"seeds {dropped} dropped: arms used different splits"] if dropped else []) + \
+        ([f"{unknown} seed(s) paired without a recorded split fingerprint (legacy records)"] if unknown else [])
+    return seeds, splits, "; ".join(notes)
 
 
 def contrast_estimate(arms: dict[str, dict[int, dict]], weights: dict[str, float], metric: str,
@@ -452,6 +467,9 @@ def _decide(res: ClaimResult, claim: Claim) -> None:
     p, lo, hi, a = res.p_adj, res.ci[0], res.ci[1], claim.alpha
     if claim.kind in ("superiority", "trend"):
         res.outcome = "reproduced" if res.effect > 0 and p < a else ("not reproduced" if res.effect <= 0 else "inconclusive")
+        if res.outcome == "not reproduced":  # say which: the data contradict the claim, or only fail to show it
+            what = "opposite effect (CI below 0)" if hi < 0 else "no effect detected (CI spans 0)"
+            res.note = "; ".join(x for x in (what, res.note) if x)
     elif claim.kind == "non-inferiority":
         m = float(claim.margin)
         res.outcome = "reproduced" if p < a else ("not reproduced" if hi < -m else "inconclusive")

@@ -154,6 +154,14 @@ def hardware() -> dict[str, Any]:
 
 def build_record(*, cfg: dict, config_hash: str, seed: int, metrics: dict, data_files: dict, split_fingerprint: str | None,
                  wall_time_s: float, epochs: int | None, tuned_from: dict | None = None, extra: dict | None = None) -> dict:
+    """The record of one run. A method's ``extra`` adds fields; its ``data`` entries (row counts, positive
+    rates) are added to the data block, never replace it: the files' checksums and the split fingerprint
+    are what pairs runs and proves which data a number came from."""
+    extra = dict(extra or {})
+    data_info = extra.pop("data", None) or {}
+    clash = sorted(set(data_info) & {"files", "split"})
+    if clash:
+        raise ValueError(f"a method's record data may not set {clash}: they are the run's provenance")
     return {
         "schema": SCHEMA,
         "paper": cfg["paper"],
@@ -167,14 +175,14 @@ def build_record(*, cfg: dict, config_hash: str, seed: int, metrics: dict, data_
                    if not k.startswith("_") and k not in ("profiles", "reference", "tuned_from")},
         "config_hash": config_hash,
         "config_file": os.path.relpath(cfg["_file"], REPO_ROOT) if cfg.get("_file") else None,
-        "data": {"files": dict(sorted(data_files.items())), "split": split_fingerprint},
+        "data": {"files": dict(sorted(data_files.items())), "split": split_fingerprint, **data_info},
         "code": code_state(cfg["paper"]),
         "env": environment(),
         "hardware": hardware(),
         "wall_time_s": round(wall_time_s, 3),
         "epochs": epochs,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        **(extra or {}),
+        **extra,
     }
 
 

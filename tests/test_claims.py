@@ -81,6 +81,28 @@ def test_intervals_cover_the_true_effect(shared_split):
         assert seed_only_hits / 200 < 0.75
 
 
+def test_clipped_seed_variance_keeps_the_seeds_degrees_of_freedom():
+    """A split per seed and no training noise: su^2 often clips to 0, and the variance is then the rows'
+    alone; its df must still reflect the S seeds the clipping came from, not the B - 1 of the replicates
+    alone (which made five seeds look like a z interval)."""
+    rng = np.random.default_rng(7)
+    S, B, n, clipped, hits = 5, 200, 400, 0, 0
+    for _ in range(300):
+        d, reps = np.empty(S), np.empty((S, B))
+        for s in range(S):
+            rows = rng.normal(0.02, 1.0, n)
+            d[s] = rows.mean()
+            reps[s] = rows[rng.integers(0, n, (B, n))].mean(1)
+        est = C.estimate(d, reps, list(range(S)))
+        if d.var(ddof=1) <= reps.var(axis=1, ddof=1).mean():
+            clipped += 1
+            assert est.df < B - 1
+        lo, hi = est.ci(0.95)
+        hits += lo <= 0.02 <= hi
+    assert clipped > 50  # the case under test occurred
+    assert hits / 300 >= 0.92
+
+
 # ------------------------------------------------------------------------------------------ records
 def _rec(method, seed, value, split="s", reps=None, dataset="d1", paper="p", metric="mse", created="2026"):
     r = {"schema": 1, "paper": paper, "dataset": dataset, "method": method, "profile": "full", "seed": seed,

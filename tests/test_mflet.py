@@ -129,3 +129,20 @@ def test_scratch_on_frozen_freezes_only_the_pretrained_facets(one_thread, tmp_pa
     assert grads == {"user_scratch": True, "item_scratch": True, "user_contrastive": False,
                      "item_contrastive": False, "user_kge": False, "item_kge": False}
     assert result.extra["mflet"]["frozen"] == ("contrastive", "kge")
+
+
+def test_readme_arms_blocks_are_the_generated_ones(monkeypatch):
+    """The README's arm tables are regenerated from the committed records (report --readme); a drift means
+    a record was added without regenerating them."""
+    import re
+
+    from reprorec.papers.mflet import report
+    from reprorec.records import REPO_ROOT
+
+    monkeypatch.setenv("REPRO_RESULTS_DIR", str(REPO_ROOT / "results"))
+
+    text = report.README.read_text()
+    for profile in ("full", "quick"):
+        block = re.search(rf"<!-- arms-{profile}:begin -->\n(.*?)<!-- arms-{profile}:end -->", text, re.S)
+        assert block, f"README has no arms-{profile} block"
+        assert block.group(1) == report.tables(profile), f"run: python -m reprorec.papers.mflet.report --profile {profile} --readme"

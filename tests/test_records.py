@@ -320,3 +320,24 @@ def test_run_from_a_dirty_tree_writes_to_scratch_saying_so(monkeypatch, tmp_path
                     "not results/ (commit, then re-run, for a committable record)"]
     monkeypatch.setattr(records, "code_state", lambda paper=None: {"dirty": False})
     assert records.output_results_dir(said.append) == records.REPO_ROOT / "results"
+
+
+def test_a_ctr_record_keeps_its_data_checksums_and_split_beside_the_methods_data_info(data_dir):
+    """CTR methods add row counts to the record's data block; that must not drop the files' checksums or
+    the split fingerprint (the claims layer pairs runs by it)."""
+    from reprorec.experiment import run_experiment
+
+    cfg = find_config("transra", "ml-100k-ctr", "backbone")  # the CTR backbone's run path (reprorec.ctr.run)
+    rec = run_experiment(cfg, profile="quick", seed=0, overrides=["train.max_epochs=1"], write=False).record
+    assert rec["data"]["files"] and all(len(sha) == 64 for sha in rec["data"]["files"].values())
+    assert rec["data"]["split"]
+    assert rec["data"]["rows"]["test"] > 0  # the method's own data info, beside them
+
+
+def test_a_method_cannot_overwrite_the_records_provenance():
+    from reprorec.records import build_record
+
+    cfg = {"paper": "p", "dataset": "d", "method": "m"}
+    with pytest.raises(ValueError, match="may not set"):
+        build_record(cfg=cfg, config_hash="h", seed=0, metrics={}, data_files={"a": "0" * 64}, split_fingerprint="s",
+                     wall_time_s=0.0, epochs=None, extra={"data": {"split": "other"}})
