@@ -1,7 +1,9 @@
 """Claims as code: each paper's claims (``reprorec/papers/<p>/claims.yaml``) tested on the records.
 
 A claim file lists, per claim, the paper's wording and its source, the comparison (arms, metric,
-direction, datasets, profile or study, tuned or not), the kind of claim and its family. The rules
+direction, datasets, profile or study, tuned or not), the kind of claim and its family. An arm named
+``<method>@<study>`` is that method's runs of a named study (``kge-attention-transra@rand-kge``), so a study
+arm can be compared with a main experiment; ``compare.study`` sets the study of every other arm. The rules
 below turn the records into one outcome per (claim, dataset):
 reproduced / not reproduced / inconclusive / baseline fails sanity / not testable, each with an
 effect, a confidence interval, a Holm-adjusted p-value and n (paired seeds).
@@ -258,8 +260,11 @@ def parse_claims(raw: dict, paper: str) -> list[Claim]:
 
 
 # ------------------------------------------------------------------------------------------ records
-def _study(rec: dict):
-    return rec.get("study") or (rec.get("config") or {}).get("study")
+def _study(rec: dict) -> str | None:
+    """The record's study as its label ('rand-kge', 'rank-batch: model.rank=3'); None for a main experiment."""
+    from .studies import label
+
+    return label(rec)
 
 
 def _is_trial(rec: dict) -> bool:
@@ -403,7 +408,10 @@ def _evaluate_one(claim: Claim, dataset: str | None, index: RecordIndex) -> Clai
         return res
     metric, sign = c["metric"], _sign(claim)
     profile, study, tuned = c.get("profile", "full"), c.get("study"), bool(c.get("tuned", False))
-    get = lambda m: index.runs(claim.paper, dataset, m, profile, study, tuned)  # noqa: E731
+
+    def get(arm: str) -> dict:
+        method, _, arm_study = arm.partition("@")  # 'method@study': that study's runs of the method
+        return index.runs(claim.paper, dataset, method, profile, arm_study or study, tuned)
     if claim.kind == "trend":
         est, note = _trend_estimate(get(c["a"]), metric, sign)
         res.note = note

@@ -4,7 +4,9 @@ A study is declared once, in ``reprorec/papers/<paper>/configs/studies/<name>.ya
 
     name: rank-batch                       # = the file name
     description: SPIDER rank sweep at batch 128 and batch sweep at rank 8.
-    applies_to: {methods: [spider], datasets: [alog, dblp, post-movielens]}   # both optional
+    applies_to: {methods: [spider], datasets: [alog, dblp, post-movielens]}   # each optional
+    # experiments: [kge-attention-transra] narrows it to experiments (names as `reprorec list` shows them)
+    # where several share one method and the study fits only some (a KGE replaced by random vectors)
     set: {train: {sequential: false}}      # overrides for every run of the study (optional)
     profiles: {quick: {...}}               # extra overrides under one profile (optional)
     grid:                                  # optional: one run per point, each point labelled by its values
@@ -47,9 +49,11 @@ class Study:
     profiles: dict = field(default_factory=dict)
     points: tuple[dict, ...] = ()           # () = one run per experiment, no grid
     reference: tuple = ()
+    experiments: tuple[str, ...] = ()       # empty: every experiment of those methods
 
-    def applies(self, dataset: str, method: str) -> bool:
-        return (not self.methods or method in self.methods) and (not self.datasets or dataset in self.datasets)
+    def applies(self, dataset: str, method: str, experiment: str | None = None) -> bool:
+        return (not self.methods or method in self.methods) and (not self.datasets or dataset in self.datasets) \
+            and (not self.experiments or experiment in self.experiments)
 
     def point(self, selector: str | None) -> dict | None:
         """The grid point named by ``selector`` ('model.rank=3,train.batch_size=128' or its index)."""
@@ -116,7 +120,7 @@ def load(paper: str, name: str) -> Study:
     return Study(paper, name, " ".join(str(data.get("description", "")).split()), path,
                  tuple(applies.get("methods") or ()), tuple(applies.get("datasets") or ()),
                  data.get("set") or {}, data.get("profiles") or {}, tuple(dict(p) for p in grid),
-                 tuple(data.get("reference") or ()))
+                 tuple(data.get("reference") or ()), tuple(applies.get("experiments") or ()))
 
 
 def label(record_or_cfg: dict) -> str | None:
@@ -136,7 +140,7 @@ def jobs(study: Study, dataset: str | None = None, method: str | None = None) ->
     for path, raw in registry.experiment_configs(study.paper):
         if (dataset and raw["dataset"] != dataset) or (method and raw["method"] != method):
             continue
-        if study.applies(raw["dataset"], raw["method"]):
+        if study.applies(raw["dataset"], raw["method"], registry.experiment_name({**raw, "_file": str(path)})):
             out += [(path, p) for p in (study.points or (None,))]
     if not out:
         where = "".join(f" with {k} {v}" for k, v in (("dataset", dataset), ("method", method)) if v)

@@ -193,3 +193,15 @@ def test_claims_command_prints_the_table(capsys):
     assert main(["claims", "mflet", "--dataset", "ml-100k-ctr"]) == 0
     out = capsys.readouterr().out
     assert "| claim | dataset |" in out and "amazon-musical-instruments-ctr" not in out
+
+
+def test_an_arm_may_be_a_study_of_a_method():
+    """'A@s' is method A's runs of study s: a study arm against a main experiment (capacity controls)."""
+    raw = {"defaults": CLAIMS["defaults"], "claims": [
+        {"id": "S", "compare": {"a": "A", "b": "A@ctl"}, "kind": "superiority", "family": "f"}]}
+    main = [_rec("A", s, 0.80 + 0.001 * s) for s in range(4)]
+    study = [dict(_rec("A", s, 0.90 + 0.002 * s), config={"study": {"name": "ctl"}}) for s in range(4)]
+    (res,) = C.evaluate("p", records=main + study, claims=C.parse_claims(raw, "p"))
+    assert res.n == 4 and res.effect == pytest.approx(0.1 + 0.001 * 1.5) and res.outcome == "reproduced"
+    (res,) = C.evaluate("p", records=main, claims=C.parse_claims(raw, "p"))
+    assert res.outcome == "not testable" and "A@ctl" in res.note

@@ -146,3 +146,23 @@ def test_readme_arms_blocks_are_the_generated_ones(monkeypatch):
         block = re.search(rf"<!-- arms-{profile}:begin -->\n(.*?)<!-- arms-{profile}:end -->", text, re.S)
         assert block, f"README has no arms-{profile} block"
         assert block.group(1) == report.tables(profile), f"run: python -m reprorec.papers.mflet.report --profile {profile} --readme"
+
+
+def test_scratch_capacity_study_widens_the_scratch_tables_with_a_projection():
+    """Study capacity-32: arm (2) at the contrastive facet's capacity (32-d tables + projection to 16)."""
+    from torch import nn
+
+    from reprorec import config as C
+    from reprorec import studies
+    from reprorec.papers.mflet.data import load_data
+    from reprorec.papers.mflet.methods import build_ranker
+    from reprorec.registry import find_config
+
+    raw = C.load(find_config("mflet", "amazon-musical-instruments-ctr", "scratch"))
+    st = studies.load("mflet", "capacity-32")
+    main, wide = C.resolve(raw, "quick"), C.resolve(raw, "quick", study=st.resolution("quick", None))
+    data = load_data(main)
+    plain, capacity = build_ranker(main, data, ("scratch",)), build_ranker(wide, data, ("scratch",))
+    assert plain.tables["user_scratch"].embedding_dim == 16 and isinstance(plain.proj["user_scratch"], nn.Identity)
+    assert capacity.tables["user_scratch"].embedding_dim == 32
+    assert capacity.proj["item_scratch"].weight.shape == (16, 32)

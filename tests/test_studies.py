@@ -85,3 +85,15 @@ def test_spider_rank_batch_points_match_the_old_sweep_cells():
     st = studies.load("spider", "rank-batch")
     cells = {(p["model.rank"], p["train.batch_size"]) for p in st.points}
     assert cells == {(r, 128) for r in (3, 5, 8, 10)} | {(8, b) for b in (64, 128, 256, 512)}
+
+
+def test_experiments_narrow_a_study_to_some_experiments_of_a_method():
+    """rand-kge replaces TransRA's KGE by random vectors of its shape: it runs only the kge-attention
+    experiment whose KGE is TransRA, not those fed by TransE/TransR (method kge-attention all the same)."""
+    st = studies.load("transra", "rand-kge")
+    runs = studies.jobs(st)
+    assert sorted(registry.experiment_name({**C.load(p), "_file": str(p)}) for p, _ in runs) == \
+        ["kge-attention-transra"] * 2
+    assert st.applies("ml-100k-ctr", "kge-attention", "kge-attention-transra")
+    assert not st.applies("ml-100k-ctr", "kge-attention", "kge-attention-transr")
+    assert studies.load("r3", "lambda").applies("amazon-musical-instruments", "r3", "r3")  # no list: every experiment

@@ -41,7 +41,14 @@ class KGEFacet(Section):
     train: KGETrainKeys = KGETrainKeys()
 
 
+class ScratchFacet(Section):
+    """Arm (2)'s tables: nothing is pretrained; only their width is set (the capacity control, study
+    capacity-32: 32-d + a learned projection to the ranking ID width, the shape of the contrastive facet)."""
+    dim: PosInt
+
+
 class Facets(Section):
+    scratch: Optional[ScratchFacet] = None    # None: the ranking ID width, no projection
     contrastive: Optional[ContrastiveFacet] = None
     kge: Optional[KGEFacet] = None
 
