@@ -20,7 +20,7 @@ each set (a stratified bootstrap), matching how the metric is defined.
 
 Nothing here touches a global RNG (numpy Generator of its own) or the metrics already computed:
 the replicates are computed after the run from the collected test outputs, so a record's
-``metrics`` are bit-identical with or without them (tests/test_bootstrap.py checks it).
+``metrics`` are bit-identical with or without them (tests/claims/test_bootstrap.py checks it).
 ``REPRO_BOOTSTRAP=0`` turns collection off (a run then has no ``bootstrap`` key).
 """
 from __future__ import annotations

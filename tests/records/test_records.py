@@ -21,7 +21,7 @@ from reprorec import leaderboard
 from reprorec.records import check_record, iter_records, write_record
 from reprorec.registry import find_config
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 LOGREG = ["run", "baselines", "logreg", "--dataset", "criteo-900", "--set", "train.max_epochs=2", "--no-progress"]
 
 

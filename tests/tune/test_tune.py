@@ -27,7 +27,7 @@ from reprorec.records import iter_records
 from reprorec.tune.harness import TuneSpec, tune
 from reprorec.tune.storage import SearchSpaceError, grid_of, make_sampler, make_storage, search_space
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 BASE_CFG = REPO / "reprorec" / "papers" / "baselines" / "configs" / "ml-100k-biased-mf.yaml"
 TINY = ["train.max_epochs=2"]
 

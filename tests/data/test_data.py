@@ -14,7 +14,7 @@ import pytest
 from reprorec import data
 from reprorec.data import amazon, avazu, base, criteo, movielens, tensors
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _shared_sums(data_dir: Path) -> dict[str, str]:

@@ -13,7 +13,7 @@ import torch
 
 from reprorec import lightning_glue as glue
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _batches(monkeypatch, n, batch_size, shuffle, world):

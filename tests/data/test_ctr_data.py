@@ -8,7 +8,7 @@ import torch
 
 from reprorec.data.ctr import load_criteo_ctr, load_ml100k_ctr, sample_negatives, window_split
 from reprorec.ctr.models import DCNv2
-from tests.test_ranking_backbone import train_steps
+from tests.ctr.test_ctr_backbone import train_steps
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -9,7 +9,7 @@ import pyarrow as pa
 
 from reprorec.data import criteo, hf, movielens, splits
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_export_split_matches_a_committed_record(tmp_path):

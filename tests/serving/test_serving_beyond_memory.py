@@ -3,12 +3,8 @@ refused, what was pinned, and the modes it timed against the ranker without larg
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 @pytest.mark.usefixtures("one_thread")

@@ -171,7 +171,7 @@ def test_every_committed_record_hash_resolves_from_its_experiment():
     checked, wrong, loaded = 0, [], {}
     for rec in iter_records(REPO_ROOT / "results"):
         if "config" not in rec or rec.get("trial") is not None or rec.get("tuned_from"):
-            continue  # trials and tuned runs: their configs are the tuning study's (tests/test_tune.py)
+            continue  # trials and tuned runs: their configs are the tuning study's (tests/tune/test_tune.py)
         cfg = rec["config"]
         study = None
         if cfg.get("study"):

@@ -16,7 +16,7 @@ from reprorec.records import iter_records
 from reprorec.registry import find_config
 from reprorec.train import RunContext
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 TINY_MF = ["model.dim=8", "train.max_epochs=4", "train.patience=0", "train.batch_size=4096"]
 
 
