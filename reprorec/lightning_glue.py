@@ -13,6 +13,10 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from .bootstrap import TestRows, enabled as bootstrap_enabled
 from .metrics import binary_metrics, regression_metrics
+from .registry import Resolver
+
+OPTIMIZERS = Resolver("optimizer", {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD,
+                                    "adagrad": torch.optim.Adagrad})
 
 
 class TensorBatches(Dataset):
@@ -166,6 +170,5 @@ class SupervisedModule(L.LightningModule):
         self._test_out = []
 
     def configure_optimizers(self):
-        opt_cls = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD,
-                   "adagrad": torch.optim.Adagrad}[self.optimizer_name]
-        return opt_cls(self.model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        return OPTIMIZERS.make(self.optimizer_name, self.model.parameters(), lr=self.lr,
+                               weight_decay=self.weight_decay)

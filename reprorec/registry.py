@@ -1,5 +1,6 @@
-"""Names -> things: one `Resolver` class for every name lookup (methods, KGE models, CTR models), and
-the method/experiment registry built on it. Papers register themselves; nothing here knows a paper.
+"""Names -> things: one `Resolver` class for every name lookup (methods, KGE and CTR models, KGE losses,
+split kinds, negative sampling, quantisation precisions, MF-LET facet pretraining, tuning samplers and
+pruners), and the method/experiment registry built on it. Papers register themselves; nothing here knows a paper.
 
 A *method* is a function ``run(cfg, ctx) -> RunResult`` registered under (paper, method name),
 optionally with a ``search_space(trial) -> overrides`` for the Optuna harness. An *experiment*
@@ -17,11 +18,20 @@ T = TypeVar("T")
 PAPERS_DIR = Path(__file__).resolve().parent / "papers"
 
 
+class UnknownName(KeyError, ValueError):
+    """An unknown name: a KeyError for lookups and a ValueError for callers that validate settings; its
+    text is the one-line message (a plain KeyError would print it quoted)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
 class Resolver(Generic[T]):
     """name -> class (or function), after PyKEEN's class_resolver, in small.
 
     Names are matched normalised (case, '-', '_' and spaces ignored: 'TransRA', 'trans-ra' and
-    'transra' are one name); an unknown name raises a one-line KeyError that lists the known ones;
+    'transra' are one name); an unknown name raises a one-line `UnknownName` (a KeyError and a ValueError)
+    that lists the known ones;
     two different names that normalise alike are refused (registering the same name again replaces
     it, e.g. on a module reload).
     """
@@ -50,7 +60,12 @@ class Resolver(Generic[T]):
         try:
             return self._items[self.normalize(name)][1]
         except KeyError:
-            raise KeyError(f"unknown {self.kind} {name!r}; known: {', '.join(self.names())}") from None
+            raise UnknownName(f"unknown {self.kind} {name!r}; known: {', '.join(self.names())}") from None
+
+    def canonical(self, name: str) -> str:
+        """The registered spelling of ``name`` ('Self-Adversarial' -> 'self_adversarial')."""
+        self.lookup(name)
+        return self._items[self.normalize(name)][0]
 
     def make(self, name: str, *args, **kwargs):
         """``lookup(name)(*args, **kwargs)``: build an instance of the named class."""

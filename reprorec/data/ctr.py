@@ -35,6 +35,7 @@ import torch
 from . import amazon, avazu, criteo, movielens
 from .splits import fingerprint, random_split, time_cut
 from ..lightning_glue import make_loader
+from ..registry import Resolver
 from .ctr_features import CategoricalEncoder, criteo_numeric
 from .ctr_schema import FeatureSchema, IdField, MultiHotField
 
@@ -224,7 +225,8 @@ def sample_negatives_time_consistent(reviews: pd.DataFrame, neg_ratio: int, seed
     return neg
 
 
-NEGATIVES = {"uniform": sample_negatives, "time-consistent": sample_negatives_time_consistent}
+NEGATIVES = Resolver("negative sampling", {"uniform": sample_negatives,
+                                           "time-consistent": sample_negatives_time_consistent})
 
 
 def load_amazon_ctr(dataset: str = "amazon-musical-instruments", windows=(0.5, 0.8, 0.9), neg_ratio: int = 1,
@@ -234,12 +236,11 @@ def load_amazon_ctr(dataset: str = "amazon-musical-instruments", windows=(0.5, 0
     (`sample_negatives_time_consistent`). ``real_mask=True`` adds a tensor 'real' (1 = a real review,
     0 = a sampled negative) to every window, from which `reprorec.ctr.run.fit_ctr` also reports AUC
     on the real-review rows only (positives vs rated-below-4 reviews, no sampled rows)."""
-    if negatives not in NEGATIVES:
-        raise ValueError(f"negatives must be one of {sorted(NEGATIVES)}, got {negatives!r}")
+    sample = NEGATIVES.lookup(negatives)  # before any loading: an unknown name fails at once
     table = amazon.load_reviews(dataset)
     reviews = table.frame.rename(columns={"user_id": "user", "item_id": "item"})[["user", "item", "rating", "timestamp"]]
     reviews = reviews.assign(label=(reviews["rating"] >= 4).astype(np.int8), sampled=False)
-    neg = NEGATIVES[negatives](reviews, neg_ratio, neg_seed)
+    neg = sample(reviews, neg_ratio, neg_seed)
     frame = pd.concat([reviews, neg], ignore_index=True)
     files, cat_cols, bag_cols = dict(table.files), (), ()
     if amazon.has_metadata(dataset):

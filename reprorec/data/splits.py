@@ -9,6 +9,8 @@ import hashlib
 
 import numpy as np
 
+from ..registry import Resolver
+
 Split = dict[str, np.ndarray]
 
 
@@ -73,12 +75,13 @@ def fingerprint(split: Split) -> str:
     return h.hexdigest()[:16]
 
 
+SPLITS = Resolver("split kind", {  # (n, users, times, seed, settings) -> Split
+    "random": lambda n, users, times, seed, kw: random_split(n, kw.get("ratios", (0.8, 0.1, 0.1)), seed),
+    "leave_last_out": lambda n, users, times, seed, kw: leave_last_out(users, times, seed),
+    "time_cut": lambda n, users, times, seed, kw: time_cut(times, kw["val_start"], kw["test_start"]),
+})
+
+
 def make_split(kind: str, *, n: int | None = None, users=None, times=None, seed: int = 0, **kw) -> Split:
-    """Dispatch on a config's ``split.kind``: random | leave_last_out | time_cut."""
-    if kind == "random":
-        return random_split(n, kw.get("ratios", (0.8, 0.1, 0.1)), seed)
-    if kind == "leave_last_out":
-        return leave_last_out(users, times, seed)
-    if kind == "time_cut":
-        return time_cut(times, kw["val_start"], kw["test_start"])
-    raise ValueError(f"unknown split kind {kind!r}; use random, leave_last_out or time_cut")
+    """Dispatch on a config's ``split.kind`` (a name in SPLITS)."""
+    return SPLITS.make(kind, n, users, times, seed, kw)

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .base import DatasetError, RawFile, resolve
+from ..registry import Resolver
 
 TERMS = "Released with POST (MIT) / BSTD (Apache-2.0) code; cite the papers; MovieLens-derived data follows GroupLens terms."
 
@@ -134,12 +135,14 @@ def load_post_movielens(split: int = 1) -> SparseTensor:
     return SparseTensor("post-movielens", dense.shape, True, tr, dense[mask], te, dense[~mask], files=shas)
 
 
+LOADERS = Resolver("tensor dataset", {  # (fold or mask number) -> SparseTensor
+    "alog": load_alog, "post-movielens": load_post_movielens,
+    "acc": lambda split: load_acc(), "dblp": lambda split: load_dblp(),
+})
+
+
 def load(name: str, split: int = 1) -> SparseTensor:
-    if name == "alog":
-        return load_alog(split)
-    if name == "post-movielens":
-        return load_post_movielens(split)
-    return {"acc": load_acc, "dblp": load_dblp}[name]()
+    return LOADERS.make(name, split)
 
 
 def raw_files(name: str) -> list[RawFile]:

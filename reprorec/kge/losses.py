@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
+from ..registry import Resolver
+
 
 def margin_ranking(pos: torch.Tensor, neg: torch.Tensor, valid: torch.Tensor, margin: float = 1.0) -> torch.Tensor:
     """pos (B,), neg (B, K), valid (B, K) -> scalar mean over valid pairs."""
@@ -27,4 +29,4 @@ def self_adversarial(pos: torch.Tensor, neg: torch.Tensor, valid: torch.Tensor, 
     return (pos_term + neg_term).mean()
 
 
-LOSSES = {"margin": margin_ranking, "self_adversarial": self_adversarial}
+LOSSES = Resolver("KGE loss", {"margin": margin_ranking, "self_adversarial": self_adversarial})

@@ -18,7 +18,7 @@ from ..progress import bar
 from ..config import NonNegInt, PosFloat, PosInt, Section
 
 from .evaluation import evaluate
-from .losses import LOSSES
+from .losses import LOSSES, self_adversarial
 from .models import KGEModel
 from .sampling import NegativeSampler
 from .triples import KnownTriples, TripleSet
@@ -76,8 +76,8 @@ def train_kge(model: KGEModel, train: TripleSet, cfg: KGETrainConfig, val: torch
     sampler = NegativeSampler(train, cfg.num_negs, cfg.typed_negatives, cfg.filtered_negatives,
                               KnownTriples(train.triples, train.n_entities, train.n_relations)
                               if cfg.filtered_negatives else None)
-    loss_fn = LOSSES[cfg.loss]
-    loss_kw = {"margin": cfg.margin} | ({"temperature": cfg.temperature} if cfg.loss == "self_adversarial" else {})
+    loss_fn = LOSSES.lookup(cfg.loss)
+    loss_kw = {"margin": cfg.margin} | ({"temperature": cfg.temperature} if loss_fn is self_adversarial else {})
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     data = train.triples
     history = {"loss": [], "val_mrr": []}

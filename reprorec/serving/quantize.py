@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import torch
 
-BITS = {"int8": 8, "int4": 4}
+from ..registry import Resolver
+
+BITS = Resolver("precision", {"int8": 8, "int4": 4})  # bits per stored code
 
 
 def quantize_rows(weight: torch.Tensor, precision: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """fp32 (rows, dim) -> (codes uint8, scale (rows,), offset (rows,)); INT4 codes are (rows, ceil(dim/2))."""
-    if precision not in BITS:
-        raise ValueError(f"precision must be one of {sorted(BITS)}, got {precision!r}")
+    levels = (1 << BITS.lookup(precision)) - 1
     w = weight.detach().float()
-    levels = (1 << BITS[precision]) - 1
     lo, hi = w.min(dim=1).values, w.max(dim=1).values
     scale = (hi - lo) / levels
     safe = torch.where(scale > 0, scale, torch.ones_like(scale))  # constant row: every code is 0, value = offset
@@ -39,11 +39,11 @@ def dequantize_rows(codes: torch.Tensor, scale: torch.Tensor, offset: torch.Tens
     elif precision == "int8":
         q = codes
     else:
-        raise ValueError(f"precision must be one of {sorted(BITS)}, got {precision!r}")
+        BITS.lookup(precision)  # raises: an unknown precision, one line with the known ones
     return torch.addcmul(offset[..., None], q.float(), scale[..., None])
 
 
 def error_bound(weight: torch.Tensor, precision: str) -> torch.Tensor:
     """Per-row worst-case absolute error s_r / 2 of `quantize_rows`."""
     w = weight.detach().float()
-    return (w.max(dim=1).values - w.min(dim=1).values) / ((1 << BITS[precision]) - 1) / 2
+    return (w.max(dim=1).values - w.min(dim=1).values) / ((1 << BITS.lookup(precision)) - 1) / 2

@@ -341,8 +341,8 @@ def add_parser(sub) -> None:
     p.add_argument("--storage", default=os.environ.get("REPRO_TUNE_STORAGE"),
                    help="Optuna storage URL, e.g. postgresql://user:pw@host/db (default: runs/tuning/<study>.db)")
     p.add_argument("--study", help="study name (default: <paper>-<dataset>-<method>-<profile>)")
-    p.add_argument("--sampler", default="tpe", choices=SAMPLERS)
-    p.add_argument("--pruner", default="median", choices=PRUNERS)
+    p.add_argument("--sampler", default="tpe", choices=SAMPLERS.names())
+    p.add_argument("--pruner", default="median", choices=PRUNERS.names())
     p.add_argument("--final-seeds", type=int, default=0, help="re-run the best config on seeds 0..N-1 with test")
     p.add_argument("--profile", default="quick", choices=["quick", "full"])
     p.add_argument("--seed", type=int, default=0, help="run seed of every trial, and the sampler's seed")

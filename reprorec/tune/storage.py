@@ -15,8 +15,6 @@ import optuna
 
 from .. import registry
 
-SAMPLERS = ("tpe", "random", "grid")
-PRUNERS = ("median", "hyperband", "none")
 
 
 class SearchSpaceError(ValueError):
@@ -140,27 +138,31 @@ def _grid_sampler(grid: dict, seed: int, pick_seed: int) -> optuna.samplers.Grid
     return sampler
 
 
+# (base seed, distributions, grid points) -> a sampler whose inner sampler is reseeded per trial
+SAMPLERS = registry.Resolver("sampler", {
+    "tpe": lambda seed, dists, points: PerTrialSeed(lambda s: optuna.samplers.TPESampler(seed=s), seed),
+    "random": lambda seed, dists, points: PerTrialSeed(lambda s: optuna.samplers.RandomSampler(seed=s), seed),
+    "grid": lambda seed, dists, points: _per_trial_grid(grid_of(dists, points), seed),
+})
+# Median: stop a trial whose epoch-k validation value is worse than the median of earlier trials at
+# epoch k (after 5 trials, from epoch 2). Hyperband: successive halving over epochs.
+PRUNERS = registry.Resolver("pruner", {
+    "median": lambda: optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2),
+    "hyperband": lambda: optuna.pruners.HyperbandPruner(min_resource=1, max_resource="auto", reduction_factor=3),
+    "none": optuna.pruners.NopPruner,
+})
+
+
+def _per_trial_grid(grid: dict, seed: int) -> PerTrialSeed:
+    return PerTrialSeed(lambda s: _grid_sampler(grid, seed, s), seed)
+
+
 def make_sampler(name: str, seed: int, distributions: dict, grid_points: int) -> PerTrialSeed:
-    if name == "tpe":
-        return PerTrialSeed(lambda s: optuna.samplers.TPESampler(seed=s), seed)
-    if name == "random":
-        return PerTrialSeed(lambda s: optuna.samplers.RandomSampler(seed=s), seed)
-    if name == "grid":
-        grid = grid_of(distributions, grid_points)
-        return PerTrialSeed(lambda s: _grid_sampler(grid, seed, s), seed)
-    raise ValueError(f"unknown sampler {name!r}; choose one of {', '.join(SAMPLERS)}")
+    return SAMPLERS.make(name, seed, distributions, grid_points)
 
 
 def make_pruner(name: str) -> optuna.pruners.BasePruner:
-    """Median: stop a trial whose epoch-k validation value is worse than the median of earlier trials at
-    epoch k (after 5 trials, from epoch 2). Hyperband: successive halving over epochs."""
-    if name == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)
-    if name == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource="auto", reduction_factor=3)
-    if name == "none":
-        return optuna.pruners.NopPruner()
-    raise ValueError(f"unknown pruner {name!r}; choose one of {', '.join(PRUNERS)}")
+    return PRUNERS.make(name)
 
 
 def pruning_callback(trial: optuna.Trial, monitor: str):

@@ -137,7 +137,7 @@ def test_time_consistent_option_and_real_mask(data_dir):
     assert n_real == 10_261 and data.info["negatives"] == "time-consistent"
     for w in data.windows.values():
         assert (w["y"][~w["real"]] == 0).all()  # sampled rows are negatives
-    with pytest.raises(ValueError, match="negatives must be one of"):
+    with pytest.raises(ValueError, match="unknown negative sampling"):
         load_amazon_ctr("amazon-musical-instruments", negatives="popular")
 
 

@@ -17,6 +17,7 @@ from reprorec.cache import cached
 from reprorec.config import PosFloat, PosInt, Section
 from reprorec.kge.training import KGETrainKeys
 from reprorec.data.ctr import CTRData
+from reprorec.registry import Resolver
 
 from .data import ml100k_genres, pretrain_graph
 from .models import pretrain_contrastive
@@ -100,7 +101,7 @@ def kge_vectors(data: CTRData, spec: KGEFacet, seed: int) -> tuple[dict, dict]:
                  "final_loss": info["loss"][-1] if info["loss"] else None, "epochs": info["epochs"]}
 
 
-PRETRAIN = {"contrastive": contrastive_vectors, "kge": kge_vectors}
+PRETRAIN = Resolver("facet pretraining", {"contrastive": contrastive_vectors, "kge": kge_vectors})
 # the code a cached facet depends on: editing any of it retrains the facet instead of reusing stale vectors
 FACET_CODE = ("reprorec/kge", "reprorec/ctr", "reprorec/data", "reprorec/cache.py", "reprorec/papers/mflet/pretrain.py",
               "reprorec/papers/mflet/models.py", "reprorec/papers/mflet/data.py")
@@ -114,7 +115,7 @@ def facet_vectors(facet: str, data: CTRData, cfg: dict, seed: int) -> tuple[dict
         raise C.ConfigError(f"facets.{facet} in {cfg.get('_file', 'the config')}: this arm needs it")
 
     def compute() -> dict:
-        vec, info = PRETRAIN[facet](data, spec, seed)
+        vec, info = PRETRAIN.lookup(facet)(data, spec, seed)
         vec = {f: _finalize(vec[f], _seen(data, f), spec.init_norm, init_std, seed + k)
                for k, f in enumerate(("user", "item"))}
         return {"vectors": vec, "info": info}
