@@ -119,7 +119,8 @@ def _rel(path: Path) -> str:
 
 
 def export_config(cfg_path: Path, overrides: dict, tuned_from: dict, spec, log=print) -> Path:
-    raw = yaml.safe_load(Path(cfg_path).read_text())
+    # the base's layers merged (defaults.yaml, extends): the exported file stands alone in tuned/studies/
+    raw = {k: v for k, v in C.load(cfg_path).items() if not k.startswith("_")}
     raw.pop("tuned_from", None)
     t = tuned_from
     budget = (f"study {t['study']} ({t['storage']} storage), {t['n_trials']} completed trials, {t['sampler']} sampler, "

@@ -34,9 +34,18 @@ def test_unknown_key_in_set_is_refused_naming_key_and_allowed(capsys):
     assert " lr, " in line and "weight_decay" in line
 
 
+def _edited_mf(tmp_path, old: str, new: str):
+    """The biased-MF experiment with one edit, copied with its folder's layers (defaults.yaml, _*.yaml)."""
+    for layer in (p for p in MF.parent.glob("*.yaml") if C.is_layer(p)):
+        (tmp_path / layer.name).write_text(layer.read_text())
+    path = tmp_path / MF.name
+    assert old in MF.read_text()
+    path.write_text(MF.read_text().replace(old, new))
+    return path
+
+
 def test_unknown_key_in_yaml_names_the_file(tmp_path, capsys):
-    path = tmp_path / "ml-100k-biased-mf.yaml"
-    path.write_text(MF.read_text().replace("train: {optimizer: adam,", "train: {lrr: 0.5, optimizer: adam,"))
+    path = _edited_mf(tmp_path, "train: {optimizer: adam,", "train: {lrr: 0.5, optimizer: adam,")
     line = _one_error(capsys, RUN_MF + ["--config", str(path)])
     assert line.startswith(f"error: train.lrr in {path}: unknown key; allowed: max_epochs")
 
@@ -57,8 +66,7 @@ def test_range_and_choice_errors(capsys):
 
 
 def test_profile_value_is_blamed_on_the_profile_block(tmp_path):
-    path = tmp_path / "x.yaml"
-    path.write_text(MF.read_text().replace("quick: {train: {max_epochs: 8,", "quick: {train: {max_epochs: -1,"))
+    path = _edited_mf(tmp_path, "quick: {train: {max_epochs: 8,", "quick: {train: {max_epochs: -1,")
     (msg,) = C.validate_config(C.resolve(C.load(path), "quick"))
     assert msg.startswith(f"train.max_epochs in {path} (profiles.quick): should be greater than or equal to 1")
     assert C.validate_config(C.resolve(C.load(path), "full")) == []

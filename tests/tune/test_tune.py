@@ -34,10 +34,11 @@ TINY = ["train.max_epochs=2"]
 
 @pytest.fixture
 def cfg_file(tmp_path, data_dir) -> Path:
-    """A copy of the real config in tmp, so the tuned YAML lands in tmp/configs/tuned/."""
+    """A copy of the real config and its layers in tmp, so the tuned YAML lands in tmp/configs/tuned/."""
     path = tmp_path / "configs" / BASE_CFG.name
     path.parent.mkdir()
-    path.write_text(BASE_CFG.read_text())
+    for src in [BASE_CFG, *(p for p in BASE_CFG.parent.glob("*.yaml") if C.is_layer(p))]:
+        (path.parent / src.name).write_text(src.read_text())
     return path
 
 
@@ -210,7 +211,7 @@ def bad_method(tmp_path):
     spaces = {"_bad-range": bad_space, "_log-zero": log_from_zero}
     for name, space in spaces.items():
         registry.register("baselines", name, search_space=space)(lambda cfg, ctx: calls.append(cfg))
-        cfg = yaml.safe_load(BASE_CFG.read_text()) | {"method": name}
+        cfg = {k: v for k, v in C.load(BASE_CFG).items() if not k.startswith("_")} | {"method": name}
         (tmp_path / f"ml-100k-{name}.yaml").write_text(yaml.safe_dump(cfg))
     yield calls
     for name in spaces:
