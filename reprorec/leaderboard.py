@@ -24,7 +24,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from . import config as C
-from . import registry
+from . import registry, wording
 from .records import REPO_ROOT, is_legacy, iter_checked_records
 from .registry import PAPERS_DIR
 
@@ -229,6 +229,8 @@ def render_paper(paper: str, records: list[dict]) -> tuple[str, str, list[tuple]
           "One row per resolved config (its hash in the *config* column); a row whose config differs from the "
           "experiment's config file is labelled with the differing keys. The *reference* column holds "
           "published numbers with their source; they are not ours and are never ranked.\n"]
+    md.append("Profiles:\n" + "\n".join(f"- `{p}`: {wording.profile_meaning(p)}"
+                                         for p in sorted({r["profile"] for r in table})) + "\n")
     legacy = sum(r["legacy"] for r in table)
     if legacy:
         md.append(f"‡ {legacy} of {sum(r['n'] for r in table)} records here are legacy (written before records "
@@ -254,6 +256,13 @@ def render_paper(paper: str, records: list[dict]) -> tuple[str, str, list[tuple]
                               key=lambda k: (k != f"test/{primary}", k))
         md.append(f"\n## {dataset} · profile `{profile}`\n")
         md.append(f"Ranked by test {primary} ({'lower' if mode == 'min' else 'higher'} is better).\n")
+        experiments = [(dataset, r["base_method"]) for r in sect]
+        head_text, per_method = wording.overrides_text(paper, profile, experiments)
+        md.append(head_text + ("\n" + "\n".join(f"- {x}" for x in per_method) if per_method else "") + "\n")
+        caveat = wording.notes_describe_full_setting(paper, profile, [(d, e, r["note"]) for (d, e), r in
+                                                                      zip(experiments, sect)])
+        if caveat:
+            md.append(f"**{caveat}**\n")
         head = ["rank", "method", "n"] + [k.replace("test/", "test ") for k in test_metrics] + \
                [f"val {primary}", "seeds", "config", "wall s/run", "reference (not ours)"]
         md.append("| " + " | ".join(head) + " |")
@@ -265,11 +274,19 @@ def render_paper(paper: str, records: list[dict]) -> tuple[str, str, list[tuple]
                     [_cell(row["stats"].get(f"val/{primary}")), " ".join(map(str, row["seeds"])),
                      f"`{row['config_hash']}`", f"{row['wall_time_s']:.1f}", ref]
             md.append("| " + " | ".join(cells) + " |")
-        notes = sorted({r["note"] for r in sect if r["note"]})
-        for note in notes:
-            md.append(f"\n> {note}")
+        md += _notes(sect)
         figures.append((dataset, profile, primary, mode, [(r["method"], r["stats"].get(f"test/{primary}")) for r in sect]))
     return "\n".join(md) + "\n", buf.getvalue(), figures
+
+
+def _notes(sect: list[dict]) -> list[str]:
+    """The table's notes: the sentences every row shares once, then each experiment's own note with the control
+    labels it mentions tied to the experiments they name (wording, shared with the site)."""
+    notes, shared = wording.split_notes([r["note"] for r in sect])
+    labels = wording.control_labels([(r["base_method"], n) for r, n in zip(sect, notes)])
+    out = [f"\nAll rows: {wording.link_labels(shared, labels)}"] if shared else []
+    own = sorted({(r["base_method"], n) for r, n in zip(sect, notes) if n})
+    return out + [f"\n> `{e}`: {wording.link_labels(n, labels, own=True)}" for e, n in own]
 
 
 def _figure(path: Path, title: str, metric: str, bars: list) -> None:
@@ -308,6 +325,7 @@ def build(results_root: Path | None = None, out_dir: Path | None = None, warn=No
     (out_dir / "figures").mkdir(parents=True, exist_ok=True)
     written = []
     index = [HEADER, "# Leaderboards\n", "Built from `results/` by `reprorec leaderboard`. One page per paper.\n",
+             "Profiles:\n" + "\n".join(f"- `{p}`: {m}" for p, m in wording.PROFILE_MEANING.items()) + "\n",
              "| paper | page | csv | datasets | methods | runs |", "|---|---|---|---|---|---|"]
     for paper in sorted(by_paper):
         recs = by_paper[paper]

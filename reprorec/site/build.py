@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import importlib
-import json
 import math
 import os
 import re
@@ -21,20 +20,11 @@ from .. import data
 from ..leaderboard import paper_title, references
 from ..records import REPO_ROOT
 from ..registry import PAPERS_DIR
-from .rows import CI_LEVEL, Row, catalogue_entry, flatten, profile_overrides, rows as all_rows
+from .rows import CI_LEVEL, Row, catalogue_entry, rows as all_rows
+from .. import wording
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 DEFAULT_OUT = REPO_ROOT / "build" / "site"
-
-PROFILE_MEANING = {
-    "quick": "a fast check of the whole path: the experiment's config with its <code>profiles.quick</code> overrides "
-             "(fewer epochs, a shorter stream or fewer rows; listed above each table). Not the paper-scale protocol: "
-             "do not compare quick numbers with full ones or with a paper.",
-    "full": "the experiment's config as written (paper-scale protocol, with <code>profiles.full</code> overrides where "
-            "listed), 5 seeds by default.",
-    "prefix": "the full model and settings on a prefix of the stream (<code>profiles.prefix</code> overrides listed "
-              "above each table): how far the curve has come at that point, not a final number.",
-}
 
 esc = html.escape
 
@@ -60,41 +50,6 @@ def page(title: str, body: str, papers: list[str]) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- notes
-
-_LABEL = re.compile(r"^\(([a-z]'*)\)\s")
-
-
-def _split_notes(notes: list[str]) -> tuple[list[str], str]:
-    """Per-row notes minus the sentences every row of a table shares, and that shared tail."""
-    if len(notes) < 2 or not all(notes):
-        return notes, ""
-    split = [re.split(r"(?<=[.;])\s+", n) for n in notes]
-    common: list[str] = []
-    while all(len(s) > len(common) for s in split):
-        tail = {s[-1 - len(common)] for s in split}
-        if len(tail) != 1:
-            break
-        common.insert(0, tail.pop())
-    if not common:
-        return notes, ""
-    return [" ".join(s[: len(s) - len(common)]) for s in split], " ".join(common)
-
-
-def _link_labels(text: str, labels: dict[str, str]) -> str:
-    """Escape a note and tie every control label it mentions, e.g. (a'), to the method it names."""
-    def sub(m):
-        lab = m.group(1)
-        if lab in labels:
-            return f'({esc(lab)} = <code>{esc(labels[lab])}</code>)'
-        return esc(m.group(0))
-    out, last = [], 0
-    for m in re.finditer(r"\(([a-z]'*)\)", text):
-        out.append(esc(text[last:m.start()]))
-        out.append(sub(m))
-        last = m.end()
-    out.append(esc(text[last:]))
-    return "".join(out)
-
 
 # ---------------------------------------------------------------------------------------------- tables
 
@@ -140,21 +95,9 @@ def _provenance(row: Row) -> str:
 
 
 def _profile_block(paper: str, sect: list[Row]) -> str:
-    prof = sect[0].profile
-    seen: dict[str, list[str]] = defaultdict(list)
-    for r in sect:
-        over = flatten((profile_overrides(paper, r.dataset, r.method) or {}).get(prof) or {})
-        text = ", ".join(f"{k}={json.dumps(v)}" for k, v in sorted(over.items())) or "none (the config as written)"
-        if r.method not in seen[text]:
-            seen[text].append(r.method)
-    if len(seen) == 1:
-        return f"<p class=note>Profile <code>{esc(prof)}</code> overrides: <code>{esc(next(iter(seen)))}</code></p>"
-    items = "".join(f"<li><code>{esc(t)}</code>: {esc(', '.join(ms))}</li>" for t, ms in sorted(seen.items()))
-    return f"<p class=note>Profile <code>{esc(prof)}</code> overrides by method:</p><ul class=note>{items}</ul>"
-
-
-def _has_overrides(paper: str, sect: list[Row]) -> bool:
-    return any((profile_overrides(paper, r.dataset, r.method) or {}).get(r.profile) for r in sect)
+    head, items = wording.overrides_text(paper, sect[0].profile, [(r.dataset, r.method) for r in sect])
+    return f"<p class=note>{wording.html(head)}</p>" + (
+        "<ul class=note>" + "".join(f"<li>{wording.html(i)}</li>" for i in items) + "</ul>" if items else "")
 
 
 def _section(paper: str, sect: list[Row], refs: dict) -> str:
@@ -164,13 +107,9 @@ def _section(paper: str, sect: list[Row], refs: dict) -> str:
     sect.sort(key=lambda r: ((r.stats[f"test/{primary}"].mean if f"test/{primary}" in r.stats else worst)
                              * (1 if mode == "min" else -1), r.label))
     tests = sorted({k for r in sect for k in r.stats if k.startswith("test/")}, key=lambda k: (k != f"test/{primary}", k))
-    notes, shared = _split_notes([r.note for r in sect])
-    owners: dict[str, set] = defaultdict(set)
-    for r, n in zip(sect, notes):
-        m = _LABEL.match(n)
-        if m:
-            owners[m.group(1)].add(r.method)
-    labels = {lab: ms.pop() for lab, ms in owners.items() if len(ms) == 1}  # a label several methods share names none
+    notes, shared = wording.split_notes([r.note for r in sect])
+    labels = wording.control_labels([(r.method, n) for r, n in zip(sect, notes)])
+    caveat = wording.notes_describe_full_setting(paper, profile, [(r.dataset, r.method, r.note) for r in sect])
     head = ["rank", "method", "study", "tuned", "n", "seeds"] + [k.replace("test/", "test ") for k in tests] + \
            [f"val {primary}", "config", "wall s/run", "note", "reference (not ours)"]
     body = []
@@ -183,7 +122,7 @@ def _section(paper: str, sect: list[Row], refs: dict) -> str:
                  f'<td class="num" data-v="{len(r.records)}">{len(r.records)}</td>', f"<td>{esc(' '.join(map(str, r.seeds)))}</td>"]
         cells += [_stat_cell(r, k) for k in tests]
         cells += [_stat_cell(r, f"val/{primary}"), f'<td><a href="#prov-{r.id}"><code>{esc(r.config_hash)}</code></a></td>',
-                  f'<td class="num" data-v="{wall!r}">{wall:.1f}</td>', f"<td class=note>{_link_labels(note, labels)}</td>",
+                  f'<td class="num" data-v="{wall!r}">{wall:.1f}</td>', f"<td class=note>{wording.link_labels(note, labels, 'html')}</td>",
                   f"<td class=ref>{_ref_cell(refs.get((dataset, r.method), []), primary)}</td>"]
         body.append(f'<tr id="row-{r.id}">' + "".join(cells) + "</tr>")
     sid = _slug(f"{dataset}-{profile}")
@@ -194,10 +133,8 @@ def _section(paper: str, sect: list[Row], refs: dict) -> str:
             f"for its {int(CI_LEVEL * 100)}% t-interval, click it for provenance. Dataset: "
             f'<a href="dataset-{esc(_dataset_page(dataset))}.html">{esc(dataset)}</a>.</p>\n'
             + _profile_block(paper, sect)
-            + (f"<p class=note>All rows: {_link_labels(shared, labels)}</p>" if shared else "")
-            + ("<p class=note><b>Notes come from the experiment configs and describe their full setting;</b> "
-               f"this table ran with the <code>{esc(profile)}</code> overrides listed above.</p>"
-               if profile != "full" and any(r.note for r in sect) and _has_overrides(paper, sect) else "")
+            + (f"<p class=note>All rows: {wording.link_labels(shared, labels, 'html')}</p>" if shared else "")
+            + (f"<p class=note><b>{wording.html(caveat)}</b></p>" if caveat else "")
             + '<table class="sortable"><thead><tr>' + "".join(f"<th>{esc(h)}</th>" for h in head)
             + "</tr></thead><tbody>\n" + "\n".join(body) + "\n</tbody></table>\n"
             + (f'<p><img class="figure" src="{fig.as_posix()}" alt="test {esc(str(primary))} by method"></p>'
@@ -285,8 +222,7 @@ def _paper_page(paper: str, rows: list[Row], papers: list[str], figures: list[st
     toc = "".join(f'<li><a href="#{_slug(f"{d}-{p}")}">{esc(d)} · {esc(p)}</a> ({len(s)} rows)</li>'
                   for (d, p), s in sorted(by_section.items()))
     profiles = sorted({p for _, p in by_section})
-    meaning = "".join(f"<li><code>{esc(p)}</code>: {PROFILE_MEANING.get(p, 'the config&#39;s <code>profiles.' + esc(p) + '</code> overrides')}</li>"
-                      for p in profiles)
+    meaning = "".join(f"<li><code>{esc(p)}</code>: {wording.html(wording.profile_meaning(p))}</li>" for p in profiles)
     body = [f"<p>Our numbers from <code>results/</code>: one row per exact configuration (method, study, tuned or "
             f"default, config hash), mean ± sample std over its seeds on the test split. The reference column holds "
             f"published numbers with their source; they are not ours and are never ranked. "
@@ -336,7 +272,7 @@ def _index(papers: list[str], rows: list[Row], datasets: list[str], refused: lis
     cat = data.catalogue()
     drow = "".join(f'<tr><td><a href="dataset-{esc(n)}.html">{esc(n)}</a></td><td>{esc(cat[n].description)}</td></tr>'
                    for n in datasets)
-    meaning = "".join(f"<li><code>{esc(p)}</code>: {m}</li>" for p, m in PROFILE_MEANING.items())
+    meaning = "".join(f"<li><code>{esc(p)}</code>: {wording.html(m)}</li>" for p, m in wording.PROFILE_MEANING.items())
     body = ("<p>Every number on these pages comes from a result record in <code>results/</code> and links to its "
             "provenance: seeds, config hash, commit, record paths, data sha256s, and the command that regenerates it. "
             "Cite one with <code>reprorec cite PAPER DATASET METHOD</code>.</p>"

@@ -7,7 +7,6 @@ that made them, the data checksums and split fingerprints, and the commands that
 """
 from __future__ import annotations
 
-import functools
 import math
 import os
 import re
@@ -176,32 +175,4 @@ def rows(paper: str | None = None, results_root: Path | None = None, refused: li
                        study=lr["study"], tuned=lr["tuned_from"] or None, config_hash=lr["config_hash"],
                        records=records, stats=stats, primary=lr["primary"], mode=lr["mode"], display=lr["method"],
                        variant=list(lr.get("variant") or [])))
-    return out
-
-
-@functools.lru_cache(maxsize=None)
-def _configs(paper: str) -> dict[tuple[str, str], dict]:
-    from .. import registry
-
-    out = {}
-    for path in registry.config_files(paper):
-        cfg = C.load(path)
-        out.setdefault((cfg["dataset"], cfg["method"]), cfg)
-    return out
-
-
-def profile_overrides(paper: str, dataset: str, method: str) -> dict[str, dict]:
-    """The experiment's config ``profiles`` block: what each profile changes relative to the file."""
-    cfg = _configs(paper).get((dataset, method))
-    return (cfg or {}).get("profiles") or {}
-
-
-def flatten(d: dict, prefix: str = "") -> dict[str, object]:
-    out = {}
-    for k, v in (d or {}).items():
-        key = f"{prefix}{k}"
-        if isinstance(v, dict) and v:
-            out.update(flatten(v, key + "."))
-        else:
-            out[key] = v
     return out

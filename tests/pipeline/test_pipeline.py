@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from reprorec import leaderboard
+from reprorec import leaderboard, wording
 from reprorec.experiment import run_experiment
 from reprorec.records import iter_records
 from reprorec.registry import find_config
@@ -132,6 +132,21 @@ def test_leaderboard_stats_reference_and_byte_identical_rebuild(tmp_path):
     assert "0.9340 — scikit-surprise SVD" in full and "scikit-surprise" not in quick
     csv_text = first["baselines.csv"].decode()
     assert "baselines,ml-100k,quick,biased-mf,test,rmse,0.92,0.02,3,0 1 2," in csv_text
+    # the site's wording (reprorec.wording): what the profile means, what it changed per experiment, and that
+    # the notes describe the full setting
+    assert f"- `quick`: {wording.PROFILE_MEANING['quick']}" in md and "`quick`" in first["README.md"].decode()
+    assert "- `train.batch_size=2048, train.lr=0.01, train.max_epochs=8`: biased-mf" in md
+    assert "- none (the config as written): better" in md
+    assert wording.NOTES_FULL_SETTING.format(profile="quick") in md
+    assert "> `biased-mf`: Our split is a random 8:1:1 split" in md
+
+
+def test_leaderboard_notes_share_their_tail_and_tie_labels_to_experiments():
+    sect = [{"base_method": "backbone", "note": "(a) backbone: plain. Same data."},
+            {"base_method": "backbone-pretrain", "note": "(a') control: (a) on more rows. Same data."},
+            {"base_method": "backbone-pretrain", "note": "(a') control: (a) on more rows. Same data."}]
+    assert leaderboard._notes(sect) == ["\nAll rows: Same data.", "\n> `backbone`: (a) backbone: plain.",
+                                        "\n> `backbone-pretrain`: (a') control: (a = `backbone`) on more rows."]
 
 
 @pytest.mark.slow

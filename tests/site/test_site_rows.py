@@ -11,7 +11,7 @@ import pytest
 
 from reprorec import config as C
 from reprorec.site import build, cite
-from reprorec.site.build import _link_labels, _split_notes
+from reprorec.wording import link_labels, split_notes
 from reprorec.site.rows import rows, t_interval
 
 
@@ -77,9 +77,9 @@ def test_rows_split_by_study_tuned_and_hash_and_drop_trials(results):
 
 
 def test_notes_share_their_tail_and_labels_name_methods():
-    per_row, shared = _split_notes(["(a) backbone: plain. Same data.", "(b) (a) plus reviews. Same data."])
+    per_row, shared = split_notes(["(a) backbone: plain. Same data.", "(b) (a) plus reviews. Same data."])
     assert per_row == ["(a) backbone: plain.", "(b) (a) plus reviews."] and shared == "Same data."
-    html = _link_labels("(b) (a) plus reviews <x>", {"a": "r3", "b": "deepconn"})
+    html = link_labels("(b) (a) plus reviews <x>", {"a": "r3", "b": "deepconn"}, "html")
     assert "(a = <code>r3</code>)" in html and "(b = <code>deepconn</code>)" in html and "&lt;x&gt;" in html
 
 
