@@ -216,9 +216,14 @@ def reproduce(papers: list[str], profile: str, seeds: list[int], ctx: RunContext
               rerun: bool = False, only: str | None = None, log=print,
               results_root: Path | None = None) -> list[Outcome]:
     """Run every experiment (x seeds) of ``papers``; ``only`` keeps configs whose file name contains it;
-    records go to ``results_root`` (default: `records.output_results_dir`)."""
-    jobs = [(cfg, s) for p in papers for cfg in experiments(p, use_tuned=(profile == "full"))
-            if not only or only in Path(cfg).name for s in seeds]
+    records go to ``results_root`` (default: `records.output_results_dir`). A profile other than quick and
+    full (SPIDER's ``prefix``) runs the experiments whose config defines it."""
+    files = [cfg for p in papers for cfg in experiments(p, use_tuned=(profile == "full"))
+             if (not only or only in Path(cfg).name)
+             and (profile in C.BUILTIN_PROFILES or profile in (C.load(cfg).get("profiles") or {}))]
+    if not files and profile not in C.BUILTIN_PROFILES:
+        raise C.ConfigError(f"unknown profile {profile!r}: no experiment of {', '.join(papers)} defines it")
+    jobs = [(cfg, s) for cfg in files for s in seeds]
     outcomes = []
     for i, (cfg_path, seed) in enumerate(jobs, 1):
         label = f"[{i}/{len(jobs)}] {os.path.relpath(cfg_path, REPO_ROOT)} seed={seed}"

@@ -152,8 +152,9 @@ def add_parsers(sub) -> None:
 
     p = sub.add_parser("reproduce", help="regenerate every experiment of the chosen papers and compare with results/")
     p.add_argument("papers", nargs="*", default=["all"])
-    p.add_argument("--profile", default="quick", choices=["quick", "full"])
-    p.add_argument("--seeds", type=int, default=None, help="seeds 0..N-1 (default: 3 quick, 5 full)")
+    p.add_argument("--profile", default="quick", help="quick, full, or a profile some configs define (SPIDER's "
+                   "prefix): only those experiments run")
+    p.add_argument("--seeds", type=int, default=None, help="seeds 0..N-1 (default: 3 quick, 5 otherwise)")
     p.add_argument("--out", help="output folder (default: reproduced/<commit>/; records, leaderboards, report)")
     p.add_argument("--reuse", action="store_true", help="write into results/ and skip experiments whose "
                    "records exist there (no comparison)")
@@ -197,7 +198,7 @@ def cmd_reproduce(args):
     unknown = [p for p in chosen if p not in all_papers]
     if unknown:
         raise KeyError(f"unknown paper(s) {unknown}; known: {', '.join(all_papers)}")
-    seeds = list(range(args.seeds if args.seeds is not None else DEFAULT_SEEDS[args.profile]))
+    seeds = list(range(args.seeds if args.seeds is not None else DEFAULT_SEEDS.get(args.profile, DEFAULT_SEEDS["full"])))
     committed = results_dir()
     if args.reuse:
         out_results, out_boards, out = output_results_dir(), None, None

@@ -15,10 +15,9 @@ CASE_MODULES = ("tests.papers.test_paper_contracts", "tests.kge.test_kge_models"
                 "tests.rating.test_rating_models")
 REQUIRED = ("__init__.py", "methods.py", "models.py", "README.md", "configs")
 # data.py, pretrain.py (cached pretrained vectors), report.py (figures, tables), claims.yaml (the claims layer),
-# native.py + *.cpp (a compiled kernel and its loader); sweep.py, ablation.py and make_configs.py remain only
-# until named studies and layered configs replace them
-OPTIONAL = ("data.py", "pretrain.py", "report.py", "claims.yaml", "native.py", "sweep.py", "ablation.py",
-            "make_configs.py")
+# native.py + *.cpp (a compiled kernel and its loader). Variants are named studies (configs/studies/) run by
+# `reprorec sweep`, profiles run by `reprorec reproduce --profile`: no paper keeps its own runner script.
+OPTIONAL = ("data.py", "pretrain.py", "report.py", "claims.yaml", "native.py")
 
 
 @pytest.fixture(scope="module")

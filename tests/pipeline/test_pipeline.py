@@ -180,3 +180,19 @@ def test_leaderboard_shows_references_on_every_metric():
             {"metric": "auc_gain_pct", "value": 0.09, "source": "B", "note": "relative gain"}]
     cell = _ref_cell(refs, "auc")
     assert cell.split("<br>") == ["0.8000 — A", "auc_gain_pct 0.0900 — B (relative gain)"]
+
+
+def test_reproduce_a_profile_some_configs_define_runs_those_experiments_only(monkeypatch):
+    from reprorec import config as C
+    from reprorec import experiment as E
+    from reprorec.registry import config_files
+
+    ran = []
+    monkeypatch.setattr(E, "run_experiment", lambda cfg, profile, seed, **kw: ran.append((Path(cfg), profile, seed))
+                        or E.Outcome(Path(cfg).name, "done"))
+    E.reproduce(["spider"], "prefix", [0, 1], log=lambda *a: None)
+    defines = [p for p in config_files("spider") if "prefix" in (C.load(p).get("profiles") or {})]
+    assert defines and len(defines) < len(config_files("spider"))
+    assert ran == [(p, "prefix", s) for p in defines for s in (0, 1)]
+    with pytest.raises(C.ConfigError, match="unknown profile 'nope': no experiment of spider defines it"):
+        E.reproduce(["spider"], "nope", [0], log=lambda *a: None)

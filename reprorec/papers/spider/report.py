@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 from collections import defaultdict
 from pathlib import Path
 
@@ -109,10 +110,24 @@ def throughput() -> str:
     return "\n".join(lines)
 
 
+def study_table(study: str = "rank-batch") -> str:
+    """Markdown table of one study's records (rank-batch, authors-protocol): one row per grid point."""
+    cells = defaultdict(list)
+    for rec in iter_records():
+        if rec["paper"] == "spider" and (rec["config"].get("study") or {}).get("name") == study:
+            metric = rec["config"]["metric"]["name"]
+            point = rec["config"]["study"]["point"]
+            setting = f"R{point['model.rank']}-B{point['train.batch_size']}"
+            cells[(rec["dataset"], rec["method"], setting, metric)].append(rec["metrics"]["test"][metric])
+    lines = ["| dataset | method | setting | test metric (mean ± std) | n seeds |", "|---|---|---|---|---|"]
+    for (d, m, p, metric), vals in sorted(cells.items()):
+        sd = f" ± {statistics.stdev(vals):.4f}" if len(vals) > 1 else ""
+        lines.append(f"| {d} | {m} | {p} | {metric} {statistics.mean(vals):.4f}{sd} | {len(vals)} |")
+    return "\n".join(lines)
+
+
 def results_section() -> str:
     """Everything between the README's report markers, in order."""
-    from .sweep import table as sweep_table
-
     return "\n".join([
         "### Full streams and 25,600-entry prefixes (R = 8, stream batch 128)",
         "\n`update entries/s` is each record's own wall-clock measurement on the shared machine (load varies).",
@@ -130,9 +145,9 @@ def results_section() -> str:
         sparsity_table(),
         "\n![posterior inclusion probabilities along the stream](../../../leaderboards/spider/sparsity.png)",
         "\n### The authors' protocol (study `authors-protocol`: batch 256 with R in {3, 5, 8, 10}; batch sweep at R = 8)\n",
-        sweep_table("authors-protocol"),
+        study_table("authors-protocol"),
         "\n### Rank and batch-size sweep of spider-vec (our vectorized variant; study `rank-batch`)\n",
-        sweep_table(),
+        study_table(),
         "\n### Throughput and memory (`benchmarks/spider_stream.py`, synthetic ACC-shaped stream, R = 8, float64, "
         "1 thread, shared machine)\n",
         "`sequential` is the authors' entry-by-entry update compiled (`seq_update.cpp`), `sequential-python` the "
