@@ -131,6 +131,7 @@ class Experiment(Section):
     tuned_from: Optional[dict[str, Any]] = None
     study: Optional[Study] = None
     execution: Optional[Execution] = None
+    allow_ineligible: bool = False  # run on a dataset the paper's eligibility rules refuse (reprorec/eligibility.py)
 
 
 def experiment_schema(**blocks: type[Section]) -> type[Experiment]:

@@ -29,6 +29,7 @@ import torch
 from . import config as C
 from . import registry
 from .bootstrap import record_entry
+from .eligibility import check as check_eligibility
 from .records import (REPO_ROOT, RecordExists, build_record, check_writable, output_results_dir, record_path,
                       source_fingerprint, write_record)
 from .train import RunContext, is_global_zero, set_threads
@@ -67,6 +68,7 @@ def run_experiment(cfg_path: Path | str, *, profile: str = "quick", seed: int = 
     if execution_settings(ctx):
         cfg["execution"] = execution_settings(ctx)
     C.check(cfg)  # unknown keys, wrong types and ranges fail here, in one line, before anything runs
+    eligibility = check_eligibility(cfg)  # the paper's dataset rules (reprorec/eligibility.py), refused here too
     chash = C.config_hash(cfg)
     name = f"{cfg['paper']}/{cfg['dataset']}/{cfg['method']} [{profile}, seed {seed}]"
     root = results_root or (output_results_dir(_say_once(say)) if write else None)
@@ -94,6 +96,7 @@ def run_experiment(cfg_path: Path | str, *, profile: str = "quick", seed: int = 
                               data_files=result.data_files, split_fingerprint=result.split_fingerprint,
                               wall_time_s=wall, epochs=result.epochs, tuned_from=tuned_from or raw.get("tuned_from"),
                               extra={**(extra or {}), **result.extra, "trainer": trainer_settings(ctx),
+                                     **({"eligibility": eligibility} if eligibility else {}),
                                      **record_entry(result.test_rows, result.split_fingerprint,
                                                     result.metrics.get("test"))})
         if not is_global_zero():  # DDP: the other ranks computed the same (gathered) metrics

@@ -15,9 +15,11 @@ CASE_MODULES = ("tests.papers.test_paper_contracts", "tests.kge.test_kge_models"
                 "tests.rating.test_rating_models")
 REQUIRED = ("__init__.py", "methods.py", "models.py", "README.md", "configs")
 # data.py, pretrain.py (cached pretrained vectors), report.py (figures, tables), claims.yaml (the claims layer),
-# native.py + *.cpp (a compiled kernel and its loader). Variants are named studies (configs/studies/) run by
+# native.py + *.cpp (a compiled kernel and its loader), replication.py (the eligibility and derive_experiments
+# hooks: reprorec/eligibility.py, reprorec/replicate.py), tuning.yaml (an equal tuning budget:
+# reprorec/tune/budget.py). Variants are named studies (configs/studies/) run by
 # `reprorec sweep`, profiles run by `reprorec reproduce --profile`: no paper keeps its own runner script.
-OPTIONAL = ("data.py", "pretrain.py", "report.py", "claims.yaml", "native.py")
+OPTIONAL = ("data.py", "pretrain.py", "report.py", "claims.yaml", "native.py", "replication.py", "tuning.yaml")
 
 
 @pytest.fixture(scope="module")

@@ -8,3 +8,5 @@ CITATION = citation(
     authors=["Zhimeng Pan", "Wenzheng Tao", "Qingyao Ai"],
     venue="DLP-KDD 2020 (Workshop on Deep Learning Practice for High-Dimensional Sparse Data, KDD)", year=2020,
     url="https://arxiv.org/abs/2008.13527")
+
+from .replication import derive_experiments, eligibility  # noqa: E402,F401  (the paper's hooks)

@@ -147,7 +147,8 @@ def _run(method: str, seed: int, overrides: dict):
     from reprorec import registry
 
     path = registry.find_config("r3", "amazon-musical-instruments", method)
-    base = {"train": {"max_epochs": 3, "patience": None}}
+    base = {"train": {"max_epochs": 3, "patience": None},
+            "allow_ineligible": True}  # the synthetic category (400 reviews) is below R3's eligibility rules on purpose
     from reprorec.config import deep_merge
 
     return run_experiment(path, profile="quick", seed=seed, overrides=deep_merge(base, overrides), write=False)
