@@ -267,6 +267,14 @@ def _study(rec: dict) -> str | None:
     return label(rec)
 
 
+def arm(name: str, study=None) -> tuple[str, str | None]:
+    """A contrast key -> (method or experiment, study): 'r3' runs under the claim's study (None: main
+    runs); 'r3@missing-text: data.missing_text.side=user,data.missing_text.p=0.75' runs at that study
+    point, so one contrast can set a method's runs under two conditions against each other."""
+    method, at, arm_study = name.partition("@")
+    return (method.strip(), arm_study.strip()) if at else (name, study)
+
+
 def _is_trial(rec: dict) -> bool:
     return rec.get("trial") is not None or "/trial-" in rec.get("_path", "")
 
@@ -409,9 +417,10 @@ def _evaluate_one(claim: Claim, dataset: str | None, index: RecordIndex) -> Clai
     metric, sign = c["metric"], _sign(claim)
     profile, study, tuned = c.get("profile", "full"), c.get("study"), bool(c.get("tuned", False))
 
-    def get(arm: str) -> dict:
-        method, _, arm_study = arm.partition("@")  # 'method@study': that study's runs of the method
-        return index.runs(claim.paper, dataset, method, profile, arm_study or study, tuned)
+    def get(m: str) -> dict:
+        name, st = arm(m, study)  # 'method@study': that study's runs of the method
+        return index.runs(claim.paper, dataset, name, profile, st, tuned)
+
     if claim.kind == "trend":
         est, note = _trend_estimate(get(c["a"]), metric, sign)
         res.note = note

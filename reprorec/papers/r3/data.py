@@ -22,7 +22,7 @@ the 2018 Gift Cards reviews have a median of 5 words, so the summary carries muc
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Literal, Optional
 
 import numpy as np
 import pandas as pd
@@ -60,14 +60,37 @@ class ReviewData:
         train_text = review_text(frame.iloc[split["train"]]).reset_index(drop=True)
         return cls(ratings, split, files or {}, train_text)
 
+    def withhold_text(self, spec) -> "ReviewData":
+        """Blank the text of the training reviews ``spec`` (MissingText) withholds; ``extras['text_missing']``
+        marks them so that every method skips them (R3: no text target; DeepCoNN: not in any document;
+        NARRE: not in any review list)."""
+        owners = self.ratings.user_codes if spec.side == "user" else self.ratings.item_codes
+        n = self.ratings.n_users if spec.side == "user" else self.ratings.n_items
+        missing = withheld(np.asarray(owners)[self.split["train"]], n, spec.p, spec.seed)
+        self.train_text = self.train_text.where(~missing, "")
+        self.extras["text_missing"] = missing
+        return self
+
+    @property
+    def text_missing(self) -> Optional[np.ndarray]:
+        return self.extras.get("text_missing")
+
     # ------------------------------------------------------------------ R3 targets (training rows only)
     def add_tfidf_svd(self, dim: int, max_features: int, seed: int) -> "ReviewData":
-        """Attach 'text' (n_train, dim) to the train tensors: standardised SVD of training TF-IDF."""
+        """Attach 'text' (n_train, dim) to the train tensors: standardised SVD of training TF-IDF (fitted
+        on the reviews that have text; withheld ones get a zero target and ``text_mask`` 0)."""
         vec = TfidfVectorizer(max_features=max_features, sublinear_tf=True, stop_words="english", min_df=2)
-        tfidf = vec.fit_transform(self.train_text)
+        missing = self.text_missing
+        have = self.train_text if missing is None else self.train_text[~missing]
+        tfidf = vec.fit_transform(have)
         dim = min(dim, tfidf.shape[1] - 1, tfidf.shape[0] - 1)
         z = TruncatedSVD(n_components=dim, random_state=seed).fit_transform(tfidf)
         z = (z - z.mean(0)) / (z.std(0) + 1e-8)
+        if missing is not None:
+            full = np.zeros((len(self.train_text), z.shape[1]), dtype=z.dtype)
+            full[~missing] = z
+            z = full
+            self.ratings.tensors["train"]["text_mask"] = torch.as_tensor(~missing, dtype=torch.float32)
         self.ratings.tensors["train"]["text"] = torch.as_tensor(z, dtype=torch.float32)
         self.extras["tfidf_vocabulary"] = set(vec.vocabulary_)
         return self
@@ -110,8 +133,9 @@ class ReviewData:
         for side, owner, other, n in (("user", users, items, self.ratings.n_users),
                                       ("item", items, users, self.ratings.n_items)):
             revs = [[] for _ in range(n)]
-            for o, x, toks in zip(owner, other, ids):
-                if len(revs[o]) < n_reviews:
+            missing = self.text_missing if self.text_missing is not None else np.zeros(len(ids), bool)
+            for o, x, toks, gone in zip(owner, other, ids, missing):
+                if not gone and len(revs[o]) < n_reviews:
                     revs[o].append((x, toks))
             tokens = torch.zeros(n, n_reviews, review_len, dtype=torch.long)
             partner = torch.zeros(n, n_reviews, dtype=torch.long)
@@ -140,10 +164,27 @@ def pad(seqs: list[list[int]], length: int) -> torch.Tensor:
     return out
 
 
+class MissingText(C.Section):
+    """Training reviews whose text is withheld: those written by (side 'user') or about (side 'item') a
+    random fraction p of the users (items). The set is drawn from ``seed`` over every user (item) of the
+    dataset, not from the run seed and not from the split, so every method and every run seed sees the
+    same users (items) without text; their ratings stay."""
+    side: Literal["user", "item"]
+    p: C.UnitInterval
+    seed: C.NonNegInt = 0
+
+
 class R3Data(C.Section):
     collapse_copies: bool = True        # drop the duplicated reviews of variant listings
     split: C.Split = C.RandomSplit()
     split_seed: Optional[int] = None     # None: the run seed
+    missing_text: Optional[MissingText] = None
+
+
+def withheld(ids: np.ndarray, n: int, p: float, seed: int) -> np.ndarray:
+    """Boolean per row: its owner (user or item index in 0..n-1) is among round(p * n) owners drawn by seed."""
+    chosen = np.random.default_rng(seed).permutation(n)[:int(round(p * n))]
+    return np.isin(ids, chosen)
 
 
 def load(cfg: dict, seed: int) -> ReviewData:
@@ -154,4 +195,7 @@ def load(cfg: dict, seed: int) -> ReviewData:
     spec = d.split.model_dump()
     split_seed = d.split_seed
     split = make_split(spec.pop("kind"), n=len(frame), seed=seed if split_seed is None else int(split_seed), **spec)
-    return ReviewData.build(frame, split, table.files)
+    rd = ReviewData.build(frame, split, table.files)
+    if d.missing_text is not None:
+        rd.withhold_text(d.missing_text)
+    return rd

@@ -86,6 +86,9 @@ class R3(NeuMF):
     def text_loss(self, phi: torch.Tensor, batch) -> torch.Tensor:
         pred = self.head(phi)
         if self.text == "svd":
+            if "text_mask" in batch:  # reviews whose text is withheld (data.missing_text) have no target
+                mask = batch["text_mask"]
+                return ((pred - batch["text"]).pow(2).mean(-1) * mask).sum() / mask.sum().clamp_min(1.0)
             return (pred - batch["text"]).pow(2).mean()
         tokens = batch["tokens"]
         logp = torch.log_softmax(pred, -1).gather(1, tokens)
