@@ -57,6 +57,9 @@ p-values and decisions (alpha from the claim file, 0.05 by default):
                    adjustment decided by the rule; not part of a Holm family here).
 Holm's step-down adjustment is applied within each family (the tests of a family: every dataset of
 every claim that names it); intervals are not adjusted.
+Tuned or default configs: ``tuned: false`` (default rows), ``true`` (tuned rows only) or ``prefer``: the
+tuned rows of a (claim, dataset) when every arm and the sanity baseline has them (an equal tuning budget
+for all), else the default rows; the uncertainty column says "tuned configs" when tuned rows decided.
 Sanity guard: a claim may name the paper's trivial baseline (``sanity: {trivial: <method>}``, e.g.
 the global mean, bias-only, the no-ID arm) or a trivial value (``{value: 0.5}``, chance AUC). When the
 comparison's baseline B is worse than that (mean over the paired seeds), the outcome is
@@ -415,7 +418,12 @@ def _evaluate_one(claim: Claim, dataset: str | None, index: RecordIndex) -> Clai
         res.note = claim.reason
         return res
     metric, sign = c["metric"], _sign(claim)
-    profile, study, tuned = c.get("profile", "full"), c.get("study"), bool(c.get("tuned", False))
+    profile, study, tuned = c.get("profile", "full"), c.get("study"), c.get("tuned", False)
+    if tuned == "prefer":  # tuned rows when every arm (and the sanity baseline) has them, else the defaults
+        trivial = (claim.sanity or {}).get("trivial")
+        names = list(claim.contrast) + ([trivial] if trivial else [])
+        tuned = all(index.runs(claim.paper, dataset, arm(m, study)[0], profile, arm(m, study)[1], True) for m in names)
+    tuned = bool(tuned)
 
     def get(m: str) -> dict:
         name, st = arm(m, study)  # 'method@study': that study's runs of the method
@@ -435,7 +443,7 @@ def _evaluate_one(claim: Claim, dataset: str | None, index: RecordIndex) -> Clai
         res.note = res.note or f"{est.n} paired seed(s): too few"
         res.n = est.n
         return res
-    res.effect, res.n, res.uncertainty = est.effect, est.n, _uncertainty(est)
+    res.effect, res.n, res.uncertainty = est.effect, est.n, _uncertainty(est) + ("; tuned configs" if tuned else "")
     if claim.kind in ("non-inferiority", "equivalence"):
         res.ci_level = 0.90
         m = float(claim.margin)
@@ -499,15 +507,33 @@ def _decide(res: ClaimResult, claim: Claim) -> None:
         res.note = "; ".join(x for x in (why, res.note) if x)
 
 
+def _datasets(claim: Claim, dataset: str | None, replicable: bool) -> list[str | None]:
+    """The claim's datasets; a dataset it does not list, for a paper that can be replicated
+    (reprorec/replicate.py), is a replication: the claim is tested there alone."""
+    if dataset is None or dataset in claim.datasets or claim.kind == "not-testable" or not replicable:
+        return claim.datasets
+    return [dataset]
+
+
 def evaluate(paper: str, dataset: str | None = None, records=None, index: RecordIndex | None = None,
-             claims: list[Claim] | None = None) -> list[ClaimResult]:
+             claims: list[Claim] | None = None, profile: str | None = None) -> list[ClaimResult]:
     """Every (claim, dataset) result of ``paper`` (Holm within families spans the paper's claims; with
-    ``dataset`` only that dataset's rows are returned, adjusted within the whole family as always).
-    ``records`` (an iterable of records) or ``index`` replace results/; ``claims`` replaces claims.yaml."""
+    ``dataset`` only that dataset's rows are returned, adjusted within the whole family as always; a
+    dataset the claims do not list is a replication, adjusted within itself).
+    ``records`` (an iterable of records) or ``index`` replace results/; ``claims`` replaces claims.yaml;
+    ``profile`` replaces the claims' profile (a replication run under another one)."""
+    import dataclasses
+
+    from .eligibility import hook
+
     index = index or RecordIndex(records)
     claims = load_claims(paper) if claims is None else claims
+    if profile:
+        claims = [dataclasses.replace(c, compare={**c.compare, "profile": profile}) for c in claims]
+    replicable = dataset is not None and hook(paper, "derive_experiments") is not None
     results = [(r, c) for c in claims
-               for r in (_coded(c, index) if c.kind == "coded" else [_evaluate_one(c, ds, index) for ds in c.datasets])]
+               for r in (_coded(c, index) if c.kind == "coded"
+                         else [_evaluate_one(c, ds, index) for ds in _datasets(c, dataset, replicable)])]
     families: dict = defaultdict(list)
     for i, (r, c) in enumerate(results):
         if c.kind != "coded":  # a coded rule adjusts its own tests
@@ -633,7 +659,8 @@ def write_readmes() -> list[Path]:
 def add_parser(sub) -> None:
     p = sub.add_parser("claims", help="test each paper's claims on the records (claims.yaml -> outcomes)")
     p.add_argument("paper", nargs="?", help="one paper (default: every paper with a claims.yaml)")
-    p.add_argument("--dataset", help="only this dataset's rows")
+    p.add_argument("--dataset", help="only this dataset's rows (a dataset the claims do not list: a replication)")
+    p.add_argument("--profile", help="the records' profile (default: each claim's, usually full)")
     p.add_argument("--write", action="store_true",
                    help="regenerate the verdict blocks of the paper READMEs and the status column of README.md")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
@@ -649,7 +676,7 @@ def cmd_claims(args) -> int:
         return 0
     index = RecordIndex()
     papers = [args.paper] if args.paper else papers_with_claims()
-    allres = {p: evaluate(p, args.dataset, index=index) for p in papers}
+    allres = {p: evaluate(p, args.dataset, index=index, profile=args.profile) for p in papers}
     if args.json:
         print(json.dumps({p: [r.as_dict() for r in rs] for p, rs in allres.items()}, indent=1, default=float))
         return 0

@@ -3,7 +3,9 @@
   reprorec run PAPER METHOD --dataset D [--seed S] [--profile quick|full] [--set k=v ...] [--resume] [--study NAME [--point P]]
   reprorec reproduce [all | PAPER ...] [--profile quick|full] [--seeds N] [--reuse]   regenerate, then compare
   reprorec sweep PAPER STUDY [--dataset D] [--seeds N] [--profile P]   every run of a named study
+  reprorec replicate PAPER --dataset D [--seeds N] [--profile P]   the paper's experiments on a new dataset + its claims
   reprorec tune PAPER METHOD --dataset D --trials N [--storage URL] [--final-seeds N]   Optuna sweep
+  reprorec tune-budget PAPER [--method M] [--dataset D] [--list]   the paper's equal tuning budget (tuning.yaml)
   reprorec leaderboard
   reprorec data list | verify [NAME ...] | info NAME | export NAME [--split random --seed S] [--out DIR]
   reprorec verify RECORD.json        re-run a record's config and seed; compare the metrics
@@ -74,12 +76,16 @@ def parser() -> argparse.ArgumentParser:
     add_claims(sub)
 
     from .studies import add_parser as add_sweep
+    from .replicate import add_parser as add_replicate
 
-    add_sweep(sub)
+    add_sweep(sub), add_replicate(sub)
     try:
         from .tune.harness import add_parser as add_tune  # the Optuna harness (optional until built)
 
         add_tune(sub)
+        from .tune.budget import add_parser as add_budget  # a paper's equal tuning budget
+
+        add_budget(sub)
     except ImportError:
         pass
     return ap

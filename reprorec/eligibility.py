@@ -16,8 +16,15 @@ from .config import ConfigError
 
 
 def hook(paper: str, name: str):
-    """A paper-level function (``eligibility``, ``derive_experiments``, ...) or None when not declared."""
-    return getattr(importlib.import_module(f"reprorec.papers.{paper}"), name, None)
+    """A paper-level function (``eligibility``, ``derive_experiments``, ...) or None when not declared
+    (or when ``paper`` is no package under reprorec/papers, e.g. a test's made-up paper)."""
+    try:
+        module = importlib.import_module(f"reprorec.papers.{paper}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"reprorec.papers.{paper}":
+            raise
+        return None
+    return getattr(module, name, None)
 
 
 def evaluate(cfg: dict) -> dict | None:

@@ -241,20 +241,32 @@ def render_paper(paper: str, records: list[dict]) -> tuple[str, str, list[tuple]
                 "config_hash", "study", "variant", "legacy"])
     figures = []
     by_section: dict = defaultdict(list)
+    from .replicate import is_replication
+
+    replicated = {(r["dataset"], r["profile"]) for r in records if is_replication(r)}
     for row in table:
-        by_section[(row["dataset"], row["profile"])].append(row)
+        by_section[((row["dataset"], row["profile"]) in replicated, row["dataset"], row["profile"],
+                    bool(row["tuned_from"]))].append(row)
         for key, (mean, std, n) in sorted(row["stats"].items()):
             split, metric = key.split("/", 1)
             w.writerow([paper, row["dataset"], row["profile"], row["method"], split, metric, repr(round(mean, 10)),
                         "" if std is None else repr(round(std, 10)), n, " ".join(map(str, row["seeds"])),
                         row["config_hash"], row["study"] or "", " ".join(row["variant"]), row["legacy"]])
-    for (dataset, profile), sect in sorted(by_section.items()):
+    for (replication, dataset, profile, tuned), sect in sorted(by_section.items()):
+        if replication and "\n# Replications\n" not in md:  # sections sort main first, replications after
+            md.append("\n# Replications\n")
+            md.append(f"The paper's experiments derived for datasets it was not run on (`reprorec replicate "
+                      f"{paper} --dataset X`; claims there: `reprorec claims {paper} --dataset X`).\n")
         primary, mode = sect[0]["primary"], sect[0]["mode"]
         sect.sort(key=lambda r: (r["stats"].get(f"test/{primary}", (math.inf if mode == "min" else -math.inf,))[0]
                                  * (1 if mode == "min" else -1), r["method"], r["config_hash"]))
         test_metrics = sorted({k for r in sect for k in r["stats"] if k.startswith("test/")},
                               key=lambda k: (k != f"test/{primary}", k))
-        md.append(f"\n## {dataset} · profile `{profile}`\n")
+        md.append(f"\n## {dataset} · profile `{profile}`{' · tuned configs' if tuned else ''}"
+                  f"{' (replication)' if replication else ''}\n")
+        if tuned:
+            md.append("Configs chosen by `reprorec tune` on validation (each row names its study and budget); "
+                      "the default-config rows are in the section above.\n")
         md.append(f"Ranked by test {primary} ({'lower' if mode == 'min' else 'higher'} is better).\n")
         experiments = [(dataset, r["base_method"]) for r in sect]
         head_text, per_method = wording.overrides_text(paper, profile, experiments)
@@ -275,7 +287,8 @@ def render_paper(paper: str, records: list[dict]) -> tuple[str, str, list[tuple]
                      f"`{row['config_hash']}`", f"{row['wall_time_s']:.1f}", ref]
             md.append("| " + " | ".join(cells) + " |")
         md += _notes(sect)
-        figures.append((dataset, profile, primary, mode, [(r["method"], r["stats"].get(f"test/{primary}")) for r in sect]))
+        figures.append((dataset, profile + ("-tuned" if tuned else ""), primary, mode,
+                        [(r["method"], r["stats"].get(f"test/{primary}")) for r in sect]))
     return "\n".join(md) + "\n", buf.getvalue(), figures
 
 
