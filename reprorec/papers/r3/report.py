@@ -139,14 +139,21 @@ def lambda_table_and_plot(sweep: dict, profile: str, png: Path) -> str:
         ax.set_xticks(range(len(lams)), [f"{lam:g}" for lam in lams])
         ax.set_xlabel("λ (0 = NeuMF)")
         ax.set_title(ds, fontsize=9)
-    axes[0][0].set_ylabel("MSE (mean ± std over seeds)")
+    _finish(fig, axes, "MSE (mean ± std over seeds)", f"R3 (TF-IDF/SVD regulariser): MSE vs λ · profile {profile}", png)
+    return "\n".join(lines)
+
+
+def _finish(fig, axes, ylabel: str, title: str, png: Path) -> None:
+    """Label, legend, title, and save a row of panels (deterministic PNG: no software stamp)."""
+    import matplotlib.pyplot as plt
+
+    axes[0][0].set_ylabel(ylabel)
     axes[0][0].legend(fontsize=8)
-    fig.suptitle(f"R3 (TF-IDF/SVD regulariser): MSE vs λ · profile {profile}", fontsize=10)
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(png, format="png", metadata={"Software": None})
     plt.close(fig)
-    return "\n".join(lines)
 
 
 def collect_missing_text(profile: str, main: dict) -> dict:
@@ -196,13 +203,7 @@ def missing_text_table_and_plot(mt: dict, profile: str, png: Path) -> str:
             ax.errorbar(xs, ms, yerr=ss, marker="o", capsize=3, label=method)
         ax.set_xlabel(f"p = share of {side}s whose review text is withheld")
         ax.set_title(ds, fontsize=9)
-    axes[0][0].set_ylabel("test MSE (mean ± std over seeds)")
-    axes[0][0].legend(fontsize=8)
-    fig.suptitle(f"Missing review text at training time · profile {profile}", fontsize=10)
-    fig.tight_layout()
-    png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png, format="png", metadata={"Software": None})
-    plt.close(fig)
+    _finish(fig, axes, "test MSE (mean ± std over seeds)", f"Missing review text at training time · profile {profile}", png)
     return "\n".join(lines)
 
 
