@@ -152,6 +152,7 @@ def test_memory_budget_enforced(tmp_path):
         HybridServer(dense, tables, keys, memory_budget=dense_bytes - 1)
 
 
+@pytest.mark.slow  # a service in its own Python process (imports torch)
 def test_remote_lookup_matches_in_process_and_stops(tmp_path):
     model = _model().eval()
     batches = _batches(5)
@@ -173,6 +174,7 @@ def test_remote_lookup_matches_in_process_and_stops(tmp_path):
             assert torch.equal(a, b) and torch.equal(a, c)
 
 
+@pytest.mark.slow  # a service in its own Python process (imports torch)
 def test_remote_service_bounded_by_request_count():
     spec = {"rows": {"f0": 100}, "dim": 4, "precision": "int4", "seed": 0}
     remote = RemoteTables({"synthetic": spec}, max_requests=2, idle_timeout=30)
@@ -187,6 +189,7 @@ def test_remote_service_bounded_by_request_count():
     remote.close()
 
 
+@pytest.mark.slow  # a service in its own Python process (imports torch)
 def test_remote_service_listens_on_loopback_only():
     import socket
 

@@ -7,6 +7,7 @@ import json
 import pytest
 
 
+@pytest.mark.slow  # the benchmark end to end, with its figure
 @pytest.mark.usefixtures("one_thread")
 def test_tiny_synthetic_run_writes_a_complete_record(tmp_path):
     from benchmarks.serving_beyond_memory import figure, main
