@@ -267,7 +267,16 @@ def _study(rec: dict) -> str | None:
     """The record's study as its label ('rand-kge', 'rank-batch: model.rank=3'); None for a main experiment."""
     from .studies import label
 
-    return label(rec)
+    return canonical_study(label(rec))
+
+
+def canonical_study(text: str | None) -> str | None:
+    """'name: b=2,a=1' -> 'name: a=1,b=2': a grid point's keys in sorted order, so a claim may name a point
+    in any key order (records store their point with sorted keys)."""
+    if not text or ": " not in text:
+        return text
+    name, point = text.split(": ", 1)
+    return f"{name}: " + ",".join(sorted(point.split(",")))
 
 
 def arm(name: str, study=None) -> tuple[str, str | None]:
@@ -275,7 +284,7 @@ def arm(name: str, study=None) -> tuple[str, str | None]:
     runs); 'r3@missing-text: data.missing_text.side=user,data.missing_text.p=0.75' runs at that study
     point, so one contrast can set a method's runs under two conditions against each other."""
     method, at, arm_study = name.partition("@")
-    return (method.strip(), arm_study.strip()) if at else (name, study)
+    return (method.strip(), canonical_study(arm_study.strip())) if at else (name, canonical_study(study))
 
 
 def _is_trial(rec: dict) -> bool:

@@ -68,7 +68,7 @@ def test_claims_index_reads_study_points():
         cfg = {"study": study} if study else {}
         return {"paper": "r3", "dataset": "d", "method": method, "profile": "full", "seed": seed, "config": cfg,
                 "metrics": {"test": {"mse": 1.0}}, "created": ""}
-    point = {"name": "missing-text", "point": {"data.missing_text.side": "user", "data.missing_text.p": 0.75}}
+    point = {"name": "missing-text", "point": {"data.missing_text.p": 0.75, "data.missing_text.side": "user"}}
     ix = RecordIndex([rec("r3", 0), rec("r3", 0, point)])
     name, study = arm("r3@missing-text: data.missing_text.side=user,data.missing_text.p=0.75")
     assert ix.runs("r3", "d", name, "full", study) and ix.runs("r3", "d", "r3", "full")
