@@ -203,6 +203,7 @@ def missing_text_table_and_plot(mt: dict, profile: str, png: Path) -> str:
             ax.errorbar(xs, ms, yerr=ss, marker="o", capsize=3, label=method)
         ax.set_xlabel(f"p = share of {side}s whose review text is withheld")
         ax.set_title(ds, fontsize=9)
+        ax.legend(fontsize=8)  # panels may hold different methods while runs are missing
     _finish(fig, axes, "test MSE (mean ± std over seeds)", f"Missing review text at training time · profile {profile}", png)
     return "\n".join(lines)
 
