@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 from reprorec.claims import compare
+from reprorec.studies import label
 from reprorec.records import REPO_ROOT, iter_records
 
 README = Path(__file__).resolve().parent / "README.md"
@@ -35,7 +36,7 @@ def load(profile: str) -> dict:
     out: dict = defaultdict(lambda: defaultdict(dict))
     for r in iter_records():
         if r["paper"] == "mflet" and r["profile"] == profile and r.get("trial") is None and not r.get("tuned_from"):
-            study = r.get("study") or r["config"].get("study")
+            study = label(r)  # the study's name ({'name': ...} in the config)
             arm = r["method"] + (f"@{study}" if study else "")
             out[r["dataset"]][arm][r["seed"]] = r
     return out

@@ -17,6 +17,7 @@ from collections import defaultdict
 from reprorec.claims import compare, mean_std
 from reprorec.records import iter_records
 from reprorec.registry import experiment_name
+from reprorec.studies import label
 
 RANKING = ["backbone", "backbone-pretrain", "backbone-pretrain-reviewed", "kge-features", "kge-init", "kge-attention-transe",
            "kge-attention-transr", "kge-attention-transra", "kge-attention-transra-pretrain"]
@@ -36,7 +37,8 @@ def collect(profile: str) -> dict:
     out: dict = defaultdict(dict)
     for r in sorted(iter_records(), key=lambda r: r.get("created", "")):
         if r["paper"] == "transra" and r["profile"] == profile and r.get("trial") is None:
-            out[(r["dataset"], experiment_name(r))][r["seed"]] = r
+            study = label(r)  # a study's runs are their own arm, never a seed of the main experiment
+            out[(r["dataset"], experiment_name(r) + (f"@{study}" if study else ""))][r["seed"]] = r
     return out
 
 

@@ -231,3 +231,20 @@ def test_capacity_control_is_the_untrained_kge_of_identical_shape(ml):
     att = KGEAttention(got.model, graph, id_dim=8)
     assert sum(p.numel() for p in att.parameters()) == sum(
         p.numel() for p in KGEAttention(fresh, graph, id_dim=8).parameters())
+
+
+def test_report_keeps_a_studys_runs_apart_from_the_main_experiment(monkeypatch):
+    """A study run (rand-kge: the same experiment file, its KGE untrained) is its own arm in the report,
+    never a newer seed of the main experiment that would silently replace its record."""
+    from reprorec.papers.transra import report
+
+    def rec(study, created, auc):
+        cfg = {"study": {"name": study}} if study else {}
+        return {"paper": "transra", "profile": "full", "dataset": "d", "method": "kge-attention", "seed": 0,
+                "created": created, "config_file": "configs/d-kge-attention-transra.yaml", "config": cfg,
+                "metrics": {"test": {"auc": auc}}}
+
+    monkeypatch.setattr(report, "iter_records", lambda: [rec(None, "1", 0.7), rec("rand-kge", "2", 0.6)])
+    got = report.collect("full")
+    assert got[("d", "kge-attention-transra")][0]["metrics"]["test"]["auc"] == 0.7
+    assert got[("d", "kge-attention-transra@rand-kge")][0]["metrics"]["test"]["auc"] == 0.6
