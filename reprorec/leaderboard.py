@@ -207,12 +207,11 @@ def _cell(stat) -> str:
     return _fmt(mean) + (f" ± {_fmt(std)}" if std is not None else "")
 
 
-def _ref_cell(refs: list[dict], metric: str) -> str:
-    """Every reference of the row; one on another metric than the ranked one is labelled with its metric
-    (hiding those hid most references of papers that report gains, not levels)."""
-    cells = [("" if r.get("metric") == metric else f"{r.get('metric')} ") + f"{_fmt(float(r['value']))} — {r['source']}"
-             + (f" ({r['note']})" if r.get("note") else "") for r in refs]
-    return "<br>".join(cells) if cells else ""
+def reference_texts(refs: list[dict], metric: str | None) -> list[str]:
+    """Every reference of the row as plain text; one on another metric than the ranked one is labelled with
+    its metric (hiding those hid most references of papers that report gains, not levels)."""
+    return [("" if r.get("metric") == metric else f"{r.get('metric')} ") + f"{_fmt(float(r['value']))} — {r['source']}"
+            + (f" ({r['note']})" if r.get("note") else "") for r in refs]
 
 
 def same_setting(row: dict) -> bool:
@@ -280,7 +279,7 @@ def render_paper(paper: str, records: list[dict]) -> tuple[str, str, list[tuple]
         md.append("| " + " | ".join(head) + " |")
         md.append("|" + "---|" * len(head))
         for rank, row in enumerate(sect, 1):
-            ref = _ref_cell(refs.get((dataset, row["base_method"]), []), primary) if same_setting(row) else ""
+            ref = "<br>".join(reference_texts(refs.get((dataset, row["base_method"]), []), primary)) if same_setting(row) else ""
             name = row["method"] + (" ‡" if row["legacy"] else "")
             cells = [str(rank), name, str(row["n"])] + [_cell(row["stats"].get(k)) for k in test_metrics] + \
                     [_cell(row["stats"].get(f"val/{primary}")), " ".join(map(str, row["seeds"])),

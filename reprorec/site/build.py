@@ -17,7 +17,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from .. import data
-from ..leaderboard import paper_title, references
+from ..leaderboard import paper_title, reference_texts, references, same_setting
 from ..records import REPO_ROOT
 from ..registry import PAPERS_DIR
 from .rows import CI_LEVEL, Row, catalogue_entry, rows as all_rows
@@ -63,10 +63,12 @@ def _stat_cell(row: Row, key: str) -> str:
             f'<a href="#prov-{row.id}">{esc(text)}</a></td>')
 
 
-def _ref_cell(refs: list[dict], metric: str | None) -> str:
-    cells = [f"{_fmt(float(r['value']))} — {r['source']}" + (f" ({r['note']})" if r.get("note") else "")
-             for r in refs if r.get("metric") == metric]
-    return "<br>".join(esc(c) for c in cells)
+def _ref_cell(row: Row, refs: dict) -> str:
+    """The leaderboard's rule (`same_setting`): a published number sits only beside a row of the experiment's
+    own full setting, and a reference on another metric is labelled with it."""
+    if not same_setting({"profile": row.profile, "study": row.study, "variant": row.variant, "tuned_from": row.tuned}):
+        return ""
+    return "<br>".join(esc(c) for c in reference_texts(refs.get((row.dataset, row.method), []), row.primary))
 
 
 def _provenance(row: Row) -> str:
@@ -123,7 +125,7 @@ def _section(paper: str, sect: list[Row], refs: dict) -> str:
         cells += [_stat_cell(r, k) for k in tests]
         cells += [_stat_cell(r, f"val/{primary}"), f'<td><a href="#prov-{r.id}"><code>{esc(r.config_hash)}</code></a></td>',
                   f'<td class="num" data-v="{wall!r}">{wall:.1f}</td>', f"<td class=note>{wording.link_labels(note, labels, 'html')}</td>",
-                  f"<td class=ref>{_ref_cell(refs.get((dataset, r.method), []), primary)}</td>"]
+                  f"<td class=ref>{_ref_cell(r, refs)}</td>"]
         body.append(f'<tr id="row-{r.id}">' + "".join(cells) + "</tr>")
     sid = _slug(f"{dataset}-{profile}")
     better = "lower" if mode == "min" else "higher"

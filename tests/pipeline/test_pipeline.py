@@ -174,12 +174,11 @@ def test_verify_reruns_a_record_and_matches(tmp_path):
 
 
 def test_leaderboard_shows_references_on_every_metric():
-    from reprorec.leaderboard import _ref_cell
+    from reprorec.leaderboard import reference_texts
 
     refs = [{"metric": "auc", "value": 0.8, "source": "A"},
             {"metric": "auc_gain_pct", "value": 0.09, "source": "B", "note": "relative gain"}]
-    cell = _ref_cell(refs, "auc")
-    assert cell.split("<br>") == ["0.8000 — A", "auc_gain_pct 0.0900 — B (relative gain)"]
+    assert reference_texts(refs, "auc") == ["0.8000 — A", "auc_gain_pct 0.0900 — B (relative gain)"]
 
 
 def test_reproduce_a_profile_some_configs_define_runs_those_experiments_only(monkeypatch):

@@ -138,3 +138,20 @@ def test_site_pages_provenance_and_claims(results, tmp_path, monkeypatch):
     html = (out / "paper-r3.html").read_text()
     assert 'id="claims"' in html and "R3 beats DeepCoNN" in html and html.count("<svg") == 1
     assert '<a href="#ml-100k-full">ml-100k · full</a>' in html and 'id="ml-100k-full"' in html
+
+
+def test_site_reference_cell_follows_the_leaderboards_rule(results):
+    """A published number sits beside the experiment's own full-setting row only (not a study, quick run or
+    --set variant), labelled with its metric when that is not the ranked one: the same rule as the markdown."""
+    import importlib
+
+    site_build = importlib.import_module("reprorec.site.build")  # the package re-exports the function `build`
+    refs = {("ml-100k", "r3"): [{"metric": "mse", "value": 0.85, "source": "paper T2"},
+                                 {"metric": "rmse_gain_pct", "value": 3.0, "source": "paper T3"}]}
+    rs = {(r.study or "", bool(r.tuned)): r for r in rows(results_root=results) if r.method == "r3"}
+    main, study, tuned = rs[("", False)], rs[("wide", False)], rs[("", True)]
+    assert site_build._ref_cell(main, refs) == "0.8500 — paper T2<br>rmse_gain_pct 3.0000 — paper T3"
+    assert site_build._ref_cell(study, refs) == ""
+    assert site_build._ref_cell(tuned, refs).startswith("0.8500")
+    main.profile = "quick"
+    assert site_build._ref_cell(main, refs) == ""

@@ -77,7 +77,7 @@ def test_the_authors_reference_sits_in_its_metric_and_only_in_the_full_setting()
 
     refs = lb.references("spider")[("acc", "spider")]
     assert [r["value"] for r in refs] == [r["value"] for r in report.reference()] == [0.116652, 0.117964]
-    assert lb._ref_cell(refs, "rmse").startswith("mse_orig 0.1167 — ")
+    assert lb.reference_texts(refs, "rmse")[0].startswith("mse_orig 0.1167 — ")
     row = {"profile": "full", "study": None, "variant": [], "tuned_from": None}
     assert lb.same_setting(row)
     assert not lb.same_setting({**row, "profile": "quick"}) and not lb.same_setting({**row, "study": "authors-protocol"})
