@@ -411,9 +411,11 @@ def _trend_estimate(runs: dict[int, dict], metric: str, sign: float) -> tuple[Es
     return estimate(np.array(d)), notes
 
 
-def _uncertainty(est: Estimate) -> str:
+def _uncertainty(est: Estimate, kind: str = "") -> str:
     if est.n == 0:
         return ""
+    if kind == "trend":
+        return "seeds only (a curve's points carry no bootstrap replicates)"
     if est.rows:
         return "seeds + test rows" + (" (one seed: training noise not estimated)" if est.n == 1 else "")
     return "seeds only (records without bootstrap replicates)"
@@ -452,7 +454,7 @@ def _evaluate_one(claim: Claim, dataset: str | None, index: RecordIndex) -> Clai
         res.note = res.note or f"{est.n} paired seed(s): too few"
         res.n = est.n
         return res
-    res.effect, res.n, res.uncertainty = est.effect, est.n, _uncertainty(est) + ("; tuned configs" if tuned else "")
+    res.effect, res.n, res.uncertainty = est.effect, est.n, _uncertainty(est, claim.kind) + ("; tuned configs" if tuned else "")
     if claim.kind in ("non-inferiority", "equivalence"):
         res.ci_level = 0.90
         m = float(claim.margin)
