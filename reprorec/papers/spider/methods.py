@@ -224,29 +224,30 @@ def cp_offline_space(trial) -> dict:
             "train": {"lr": trial.suggest_float("train.lr", 1e-3, 1e-1, log=True)}}
 
 
-@register(PAPER, "spider", search_space=spider_space, schema=_schema(model=SpiderModel))
-def run_spider(cfg: dict, ctx: RunContext) -> RunResult:
-    """SPIDER/SBDT with the authors' update: each entry of a stream batch moment-matched in turn (ADF),
-    then the spike-and-slab EP step on the weights."""
-    return _adf(cfg, ctx, "spider", sequential=True)
+# The four SPIDER update variants: (name, prior of the update, entry-by-entry, docstring). `spider` is the
+# authors' update; the others are our ablations of it, each registered under its own name.
+SPIDER_VARIANTS = (
+    ("spider", "spider", True, "SPIDER/SBDT with the authors' update: each entry of a stream batch moment-matched in "
+                               "turn (ADF), then the spike-and-slab EP step on the weights."),
+    ("spider-gauss", "spider-gauss", True, "Ablation of spider: the same sequential update, plain Gaussian weight "
+                                           "prior (no spike-and-slab EP)."),
+    ("spider-vec", "spider", False, "Our variant of SPIDER: one vectorized ADF update per stream batch (sites "
+                                    "multiplied in), then EP."),
+    ("spider-gauss-vec", "spider-gauss", False, "Ablation of spider-vec: the vectorized update with the plain "
+                                                "Gaussian weight prior."),
+)
 
 
-@register(PAPER, "spider-gauss", search_space=spider_gauss_space, schema=_schema(model=SpiderModel))
-def run_spider_gauss(cfg: dict, ctx: RunContext) -> RunResult:
-    """Ablation of spider: the same sequential update, plain Gaussian weight prior (no spike-and-slab EP)."""
-    return _adf(cfg, ctx, "spider-gauss", sequential=True)
+def _register_spider_variants() -> None:
+    for name, prior, sequential, doc in SPIDER_VARIANTS:
+        def run(cfg: dict, ctx: RunContext, prior=prior, sequential=sequential) -> RunResult:
+            return _adf(cfg, ctx, prior, sequential=sequential)
+        run.__doc__ = doc
+        space = spider_gauss_space if prior == "spider-gauss" else spider_space
+        register(PAPER, name, search_space=space, schema=_schema(model=SpiderModel))(run)
 
 
-@register(PAPER, "spider-vec", search_space=spider_space, schema=_schema(model=SpiderModel))
-def run_spider_vec(cfg: dict, ctx: RunContext) -> RunResult:
-    """Our variant of SPIDER: one vectorized ADF update per stream batch (sites multiplied in), then EP."""
-    return _adf(cfg, ctx, "spider", sequential=False)
-
-
-@register(PAPER, "spider-gauss-vec", search_space=spider_gauss_space, schema=_schema(model=SpiderModel))
-def run_spider_gauss_vec(cfg: dict, ctx: RunContext) -> RunResult:
-    """Ablation of spider-vec: the vectorized update with the plain Gaussian weight prior."""
-    return _adf(cfg, ctx, "spider-gauss", sequential=False)
+_register_spider_variants()
 
 
 @register(PAPER, "post", search_space=post_space, schema=_schema(model=PostModel))
