@@ -297,13 +297,15 @@ def tune(spec: TuneSpec, ctx=None, log=_say) -> TuneOutcome:
     metric = C.metric(cfg).name
     log(f"best val/{metric} = {best.value:.5f} at trial #{best.number} ({outcome.completed} completed trials): "
         f"{json.dumps(best.params, sort_keys=True)}")
-    for text in edge_warnings(best):
+    edges = edge_warnings(best)
+    for text in edges:
         log(f"warning: {text}")
     tuned_from = {"study": spec.study_name, "n_trials": outcome.completed, "storage": storage_kind(url),
                   "best_value": best.value, "best_trial": best.number, "profile": spec.profile,
                   "sampler": spec.sampler, "pruner": spec.pruner, "metric": f"val/{metric}"}
     outcome.csv = export_trials(study, spec.study_name, plots=spec.plots, log=log)
-    outcome.tuned_config = export_config(cfg_path, best.user_attrs["overrides"], tuned_from, spec, log=log)
+    outcome.tuned_config = export_config(cfg_path, best.user_attrs["overrides"], tuned_from, spec, log=log,
+                                         warnings=edges)
     final_ctx = replace(ctx or RunContext(progress=False), evaluate_test=True, resume=False, callbacks=[])
     for seed in range(spec.final_seeds):  # the records take tuned_from from the tuned YAML
         try:

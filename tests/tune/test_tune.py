@@ -88,9 +88,9 @@ def test_study_finishes_exports_best_config_and_reproduces_it(cfg_file):
     assert not (cfg_file.parent / "tuned" / "ml-100k-biased-mf.yaml").exists()  # promoted only by --promote
     best_rec = recs[out.best_trial]
     assert C.config_hash(C.resolve(tuned, "quick")) == best_rec["config_hash"]
-    params = out.study.best_trial.params
+    params, best_overrides = out.study.best_trial.params, out.study.best_trial.user_attrs["overrides"]
     assert (tuned["model"]["dim"], tuned["model"]["reg"], tuned["train"]["lr"]) == \
-        (params["model.dim"], params["model.reg"], params["train.lr"])
+        (params["model.dim"], params["model.reg"], best_overrides["train"]["lr"])
     assert "lr" not in tuned["profiles"]["quick"]["train"]  # the quick profile no longer overrides the tuned lr
     assert "study six" in tuned["source"] and "6 completed trials" in tuned["source"]
     # ... so its final seed-0 run reproduces the best validation value exactly, and adds the test split.
@@ -314,3 +314,25 @@ def test_edge_warnings_flag_best_params_on_a_bound():
     assert [t.split()[1] for t in edge_warnings(low)] == ["reg", "lr"]
     inside = create_trial(params={"reg": 0.03, "lr": 0.5, "dim": 32, "opt": "sgd"}, distributions=dists, value=1.0)
     assert edge_warnings(inside) == []
+
+
+def test_exported_config_carries_the_edge_warnings_in_its_header(cfg_file):
+    """The study's YAML is the report that outlives the console: a best value on a bound is written there."""
+    from optuna.distributions import FloatDistribution
+    from optuna.trial import create_trial
+
+    from reprorec.tune.report import edge_warnings, export_config
+
+    spec = _spec(cfg_file, study="edgy")
+    best = create_trial(params={"model.reg": 0.99}, distributions={"model.reg": FloatDistribution(1e-3, 1.0, log=True)},
+                        value=0.9)
+    tuned_from = {"study": "edgy", "n_trials": 1, "storage": "sqlite", "best_value": 0.9, "best_trial": 0,
+                  "profile": "quick", "sampler": "tpe", "pruner": "none", "metric": "val/rmse"}
+    path = export_config(cfg_file, {"model": {"reg": 0.99}}, tuned_from, spec, log=lambda *_: None,
+                         warnings=edge_warnings(best))
+    header = [line for line in path.read_text().splitlines() if line.startswith("# warning:")]
+    assert len(header) == 1 and "model.reg = 0.99 is at the high edge" in header[0]
+    assert C.load(path)["model"]["reg"] == 0.99  # a comment: the config (and its hash) is unchanged by it
+    inside = export_config(cfg_file, {"model": {"reg": 0.05}}, {**tuned_from, "study": "inside"},
+                           _spec(cfg_file, study="inside"), log=lambda *_: None)
+    assert "# warning:" not in inside.read_text()
