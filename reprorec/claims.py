@@ -67,6 +67,7 @@ comparison's baseline B is worse than that (mean over the paired seeds), the out
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import defaultdict
@@ -287,6 +288,15 @@ def arm(name: str, study=None) -> tuple[str, str | None]:
     return (method.strip(), canonical_study(arm_study.strip())) if at else (name, canonical_study(study))
 
 
+@functools.lru_cache(maxsize=None)
+def _experiment_names(paper: str, dataset: str) -> frozenset[str]:
+    """The experiment names (config file stems minus the dataset) of ``paper`` on ``dataset``."""
+    from .registry import config_files
+
+    prefix = f"{dataset}-"
+    return frozenset(p.stem[len(prefix):] for p in config_files(paper) if p.stem.startswith(prefix))
+
+
 def _is_trial(rec: dict) -> bool:
     return rec.get("trial") is not None or "/trial-" in rec.get("_path", "")
 
@@ -301,9 +311,13 @@ class RecordIndex:
         for r in sorted(recs, key=lambda r: r.get("created") or ""):
             if _is_trial(r) or not r.get("metrics", {}).get("test"):
                 continue
-            # a claim names a method or, where several experiments share one method (kge-attention with
-            # kge.model transe/transr/transra), the experiment: index the record under both names
-            for name in {r["method"], experiment_name(r)}:
+            # a claim names the experiment or, where no experiment is named like the record's method
+            # (kge-attention, shared by kge-attention-transe/-transr/-transra), the method; never the method
+            # where an experiment carries its name (both-frozen's records are method both: not experiment both)
+            names = {experiment_name(r)}
+            if r["method"] not in _experiment_names(r["paper"], r["dataset"]):
+                names.add(r["method"])
+            for name in names:
                 key = (r["paper"], r["dataset"], name, r.get("profile"), _study(r), bool(r.get("tuned_from")))
                 self.cells[key][r["seed"]] = r
 

@@ -1,17 +1,19 @@
-"""MF-LET experiments: one run function, registered once per arm of the ablation.
+"""MF-LET experiments: one run function, registered once per set of ID tables the ranker has.
 
   no-id                 (1) backbone on non-ID features only
   scratch               (2) user/item ID tables trained from scratch in the ranker
-  contrastive[-frozen]  (3) ID tables initialised by the contrastive facet
-  kge[-frozen]          (4) ID tables initialised by the KGE facet
-  both[-frozen]         (5) both facets, one table each, concatenated
+  contrastive           (3) ID tables initialised by the contrastive facet
+  kge                   (4) ID tables initialised by the KGE facet
+  both                  (5) both facets, one table each, concatenated
+  scratch-and-both      scratch tables beside both pretrained facets' tables
 
-  scratch-on-frozen     C1 under the paper's condition: the ranker already has strong *frozen* pretrained
-                        user/item features (both facets, trained on the pretraining window, fixed -- arm
-                        both-frozen), and gets scratch ID tables on top; C1 = this vs both-frozen
-
-``-frozen`` keeps the pretrained tables fixed (their projections still train); otherwise the tables
-are finetuned with the ranking loss (sparse Adam on the looked-up rows).
+Whether the pretrained tables train is the config's ``facets.freeze`` (default false: finetuned with the
+ranking loss, sparse Adam on the looked-up rows; true: every pretrained facet's table stays fixed, its
+projection still trains). Scratch tables are never pretrained, so never frozen. The experiments
+``<arm>-frozen`` are (3)-(5) with ``facets.freeze: true``; ``scratch-on-frozen`` is C1 under the paper's
+condition: method scratch-and-both with ``facets.freeze: true``, i.e. the ranker already has strong *frozen*
+pretrained user/item features (experiment both-frozen) and gets scratch ID tables on top; C1 = this vs
+both-frozen.
 
 The MF-LET proxy model for the serving benchmark: train arm (5) and hand back model + request batches.
 """
@@ -19,6 +21,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 from typing import Optional
+
+from pydantic import model_validator
 
 import torch
 
@@ -33,8 +37,9 @@ from .pretrain import Facets, facet_vectors
 from .models import MFLETRanker, schema_to_dict
 
 
+# registered method -> the ID tables (facets) its ranker has
 ARMS = {"no-id": (), "scratch": ("scratch",), "contrastive": ("contrastive",), "kge": ("kge",),
-        "both": ("contrastive", "kge")}
+        "both": ("contrastive", "kge"), "scratch-and-both": ("scratch", "contrastive", "kge")}
 
 
 class MFLETModel(CTRModelSchema):
@@ -51,6 +56,12 @@ class MFLETConfig(CTRSchema):
     model: MFLETModel = MFLETModel()
     facets: Facets = Facets()
 
+    @model_validator(mode="after")
+    def _freeze_needs_a_pretrained_table(self):
+        if self.facets.freeze and not any(f != "scratch" for f in ARMS.get(self.method, ("pretrained",))):
+            raise ValueError(f"facets.freeze: method {self.method} has no pretrained table to freeze")
+        return self
+
 
 def build_ranker(cfg: dict, data, facets: tuple[str, ...]) -> MFLETRanker:
     s = C.settings(cfg)
@@ -62,22 +73,29 @@ def build_ranker(cfg: dict, data, facets: tuple[str, ...]) -> MFLETRanker:
                        init_std=m.init_std)
 
 
-def run_arm(cfg: dict, ctx: RunContext, facets: tuple[str, ...], frozen: bool | tuple[str, ...]) -> RunResult:
-    return train_arm(cfg, ctx, facets, frozen)[2]
+def frozen_facets(cfg: dict, facets: tuple[str, ...]) -> tuple[str, ...]:
+    """The facets whose tables stay fixed: every pretrained one under ``facets.freeze``, never scratch."""
+    return tuple(f for f in facets if f != "scratch") if C.settings(cfg).facets.freeze else ()
 
 
-def train_arm(cfg: dict, ctx: RunContext, facets: tuple[str, ...], frozen: bool | tuple[str, ...]):
-    """-> (trained model at its best-validation weights, data, RunResult).
+def run_arm(cfg: dict, ctx: RunContext) -> RunResult:
+    return train_arm(cfg, ctx)[2]
 
-    ``frozen``: True/False for every pretrained facet, or the tuple of facets to freeze."""
+
+def train_arm(cfg: dict, ctx: RunContext):
+    """-> (trained model at its best-validation weights, data, RunResult) of the config's method
+    (its tables: ``ARMS``) with the facets ``facets.freeze`` fixes (``frozen_facets``)."""
+    facets = ARMS[cfg["method"]]
+    frozen = frozen_facets(cfg, facets)
     data = load_data(cfg)
     model = build_ranker(cfg, data, facets)
-    info = {"facets": list(facets), "frozen": frozen, "table_rows": {n: t.num_embeddings for n, t in model.tables.items()}}
+    info = {"facets": list(facets), "frozen": list(frozen),
+            "table_rows": {n: t.num_embeddings for n, t in model.tables.items()}}
     for facet in facets:
         if facet == "scratch":
             continue
         vectors, finfo = facet_vectors(facet, data, cfg, ctx.seed)
-        model.load_facet(facet, vectors, freeze=facet in frozen if isinstance(frozen, tuple) else frozen)
+        model.load_facet(facet, vectors, freeze=facet in frozen)
         info[f"pretrain_{facet}"] = finfo
     return model, data, fit_ctr(model, data, cfg, ctx, extra={"mflet": info})
 
@@ -106,33 +124,29 @@ def arm_search_space(facets: tuple[str, ...]):
     return space
 
 
-def _register(name: str, facets: tuple[str, ...], frozen: bool | tuple[str, ...]) -> None:
+def _register(name: str, facets: tuple[str, ...]) -> None:
     def run(cfg: dict, ctx: RunContext) -> RunResult:
-        return run_arm(cfg, ctx, facets, frozen)
+        return run_arm(cfg, ctx)
 
-    frozen_txt = f" (frozen: {', '.join(frozen)})" if isinstance(frozen, tuple) else " (frozen)" if frozen else ""
-    run.__doc__ = f"MF-LET arm {name}: facets {list(facets) or 'none'}{frozen_txt}."
+    run.__doc__ = f"MF-LET arm {name}: ID tables of facets {list(facets) or 'none'} (facets.freeze fixes the pretrained ones)."
     register("mflet", name, search_space=arm_search_space(facets), schema=MFLETConfig)(run)
 
 
 for _arm, _facets in ARMS.items():
-    _register(_arm, _facets, False)
-    if _arm in ("contrastive", "kge", "both"):
-        _register(f"{_arm}-frozen", _facets, True)
-_register("scratch-on-frozen", ("scratch", "contrastive", "kge"), ("contrastive", "kge"))
+    _register(_arm, _facets)
 
 
 def trained_proxy(dataset: str, seed: int = 0, profile: str = "full", run_dir: str = "runs/serving-proxy",
                   arm: str = "both"):
-    """Train ``arm`` (finetuned; default (5) 'both', the model with large ID tables) on ``dataset`` for the
-    serving benchmarks; ``arm='no-id'`` is the same ranker without ID tables, the latency baseline of
+    """Train experiment ``arm`` (default (5) 'both', finetuned: the model with large ID tables) on ``dataset``
+    for the serving benchmarks; ``arm='no-id'`` is the same ranker without ID tables, the latency baseline of
     benchmarks/serving_beyond_memory.py. -> (model, make_batches(size, n), test window, info)."""
     from pathlib import Path
 
     cfg = C.resolve(C.load(find_config("mflet", dataset, arm)), profile)
     ctx = replace(RunContext(), seed=seed, run_dir=Path(run_dir) / arm, progress=False)
     torch.manual_seed(seed)
-    model, data, result = train_arm(cfg, ctx, ARMS[arm], frozen=False)
+    model, data, result = train_arm(cfg, ctx)
     model.eval()
     test = {k: v for k, v in data.windows["test"].items()}
     n = len(test["y"])

@@ -49,6 +49,7 @@ class ScratchFacet(Section):
 
 
 class Facets(Section):
+    freeze: bool = False                      # keep every pretrained facet's tables fixed in the ranker
     scratch: Optional[ScratchFacet] = None    # None: the ranking ID width, no projection
     contrastive: Optional[ContrastiveFacet] = None
     kge: Optional[KGEFacet] = None

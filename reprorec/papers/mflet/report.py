@@ -20,6 +20,7 @@ import numpy as np
 from reprorec.claims import compare
 from reprorec.studies import label
 from reprorec.records import REPO_ROOT, iter_records
+from reprorec.registry import experiment_name
 
 README = Path(__file__).resolve().parent / "README.md"
 ARMS = ["no-id", "scratch", "scratch@capacity-32", "contrastive", "kge", "both", "contrastive-frozen", "kge-frozen",
@@ -32,12 +33,13 @@ LABEL = {"no-id": "(1) no ID tables", "scratch": "(2) ID tables from scratch", "
 
 
 def load(profile: str) -> dict:
-    """{dataset: {arm: {seed: record}}}; a study's records are arm '<method>@<study>'."""
+    """{dataset: {arm: {seed: record}}}: arm = the record's experiment (registry.experiment_name: both and
+    both-frozen share method both); a study's records are arm '<experiment>@<study>'."""
     out: dict = defaultdict(lambda: defaultdict(dict))
     for r in iter_records():
         if r["paper"] == "mflet" and r["profile"] == profile and r.get("trial") is None and not r.get("tuned_from"):
             study = label(r)  # the study's name ({'name': ...} in the config)
-            arm = r["method"] + (f"@{study}" if study else "")
+            arm = experiment_name(r) + (f"@{study}" if study else "")
             out[r["dataset"]][arm][r["seed"]] = r
     return out
 

@@ -111,24 +111,66 @@ def test_each_arm_tunes_only_the_facets_it_has():
     assert keys["both"] == keys["contrastive"] | keys["kge"]
 
 
+def test_registered_methods_are_sets_of_tables_and_freezing_is_config():
+    """One method per set of ID tables; the -frozen experiments and scratch-on-frozen set facets.freeze."""
+    from reprorec import config as C
+    from reprorec.papers.mflet.methods import ARMS
+    from reprorec.registry import experiment_configs, methods
+
+    assert {m.name for m in methods("mflet")} == set(ARMS) == {"no-id", "scratch", "contrastive", "kge", "both",
+                                                               "scratch-and-both"}
+    seen = {}
+    for path, raw in experiment_configs("mflet"):
+        cfg = C.resolve(raw, "full")
+        name = path.stem.removeprefix(f"{raw['dataset']}-")
+        seen[name] = (cfg["method"], C.settings(cfg).facets.freeze)
+    assert seen == {"no-id": ("no-id", False), "scratch": ("scratch", False), "contrastive": ("contrastive", False),
+                    "kge": ("kge", False), "both": ("both", False), "contrastive-frozen": ("contrastive", True),
+                    "kge-frozen": ("kge", True), "both-frozen": ("both", True),
+                    "scratch-on-frozen": ("scratch-and-both", True)}
+
+
+def test_freeze_is_refused_where_nothing_is_pretrained():
+    from reprorec import config as C
+    from reprorec.registry import find_config
+
+    for arm in ("no-id", "scratch"):
+        cfg = C.resolve(C.load(find_config("mflet", "ml-100k-ctr", arm)), "quick", ["facets.freeze=true"])
+        assert any("facets.freeze" in m for m in C.validate_config(cfg)), arm
+    cfg = C.resolve(C.load(find_config("mflet", "ml-100k-ctr", "kge")), "quick", ["facets.freeze=yes please"])
+    assert C.validate_config(cfg)
+
+
 def test_scratch_on_frozen_freezes_only_the_pretrained_facets(one_thread, tmp_path):
-    """C1 under the paper's condition: both pretrained facets stay fixed features, the scratch tables train."""
+    """C1 under the paper's condition: both pretrained facets stay fixed features (their rows equal the
+    pretrained vectors after training), the scratch tables train; without facets.freeze all of them train."""
     from dataclasses import replace
 
     from reprorec import config as C
     from reprorec.papers.mflet.methods import train_arm
-    from reprorec.registry import find_config, method
+    from reprorec.papers.mflet.pretrain import facet_vectors
+    from reprorec.registry import find_config
     from reprorec.train import RunContext
 
-    cfg = C.resolve(C.load(find_config("mflet", "amazon-musical-instruments-ctr", "scratch-on-frozen")), "quick",
-                    ["train.max_epochs=1", "facets.kge.train.epochs=1", "facets.contrastive.epochs=1"])
-    assert "frozen: contrastive, kge" in method("mflet", "scratch-on-frozen").run.__doc__
+    fast = ["train.max_epochs=1", "facets.kge.train.epochs=1", "facets.contrastive.epochs=1"]
+    cfg = C.resolve(C.load(find_config("mflet", "amazon-musical-instruments-ctr", "scratch-on-frozen")), "quick", fast)
     ctx = replace(RunContext(progress=False), run_dir=tmp_path / "run")
-    model, _, result = train_arm(cfg, ctx, ("scratch", "contrastive", "kge"), ("contrastive", "kge"))
+    model, data, result = train_arm(cfg, ctx)
     grads = {n: t.weight.requires_grad for n, t in model.tables.items()}
     assert grads == {"user_scratch": True, "item_scratch": True, "user_contrastive": False,
                      "item_contrastive": False, "user_kge": False, "item_kge": False}
-    assert result.extra["mflet"]["frozen"] == ("contrastive", "kge")
+    assert result.extra["mflet"]["frozen"] == ["contrastive", "kge"]
+    for facet in ("contrastive", "kge"):
+        vectors, _ = facet_vectors(facet, data, cfg, ctx.seed)  # cached: the vectors the tables were loaded with
+        for field in ("user", "item"):
+            assert torch.equal(model.tables[f"{field}_{facet}"].weight, vectors[field]), (facet, field)
+    # finetuned: the same method without facets.freeze moves the pretrained rows
+    cfg = C.resolve(C.load(find_config("mflet", "amazon-musical-instruments-ctr", "scratch-on-frozen")), "quick",
+                    [*fast, "facets.freeze=false"])
+    model, data, result = train_arm(cfg, replace(ctx, run_dir=tmp_path / "run2"))
+    assert result.extra["mflet"]["frozen"] == [] and all(t.weight.requires_grad for t in model.tables.values())
+    vectors, _ = facet_vectors("kge", data, cfg, ctx.seed)
+    assert not torch.equal(model.tables["item_kge"].weight, vectors["item"])
 
 
 def test_readme_arms_blocks_are_the_generated_ones(monkeypatch):
