@@ -1,9 +1,11 @@
 """Registered TransRA experiments: ranking variants (a)-(d) and KGE link prediction.
 
-  backbone               (a) DCNv2 + Large ID Embedding Tables, from scratch
-  backbone-pretrain      (a') (a) trained on the pretraining + train windows' CTR examples
-                         (``train.windows: [pretrain, train]``): the data control for (b)-(d), whose KGE
-                         sees the pretraining window through the graph
+  backbone               (a) DCNv2 + Large ID Embedding Tables, from scratch. Experiments of it:
+                         <dataset>-backbone-pretrain.yaml (a') = (a) trained on the pretraining + train
+                         windows' CTR examples (``train.windows: [pretrain, train]``): the data control for
+                         (b)-(d), whose KGE sees the pretraining window through the graph;
+                         <dataset>-backbone-pretrain-reviewed.yaml (a'') = (a') with
+                         ``train.pretrain_rows: reviewed`` (see ``TransRATrain``)
   kge-features           (b) (a) + frozen KGE user/item vectors as extra fields ("direct incorporation")
   kge-init               (c) (a) with the ID tables initialised from KGE vectors, finetuned
   kge-attention          (d) (c) + attention over relation-specific KGE views, KGE finetuned. The KGE source
@@ -13,7 +15,11 @@
   lp                     link prediction of the config's ``kge.model`` on held-out graph edges
                          (experiments <dataset>-lp-<kge>.yaml; metric MRR)
 
-Search spaces (``reprorec.cli tune``): ``ranking_space`` for (a)/(a'), ``kge_space`` for lp, both for
+(a)-(d) stay four methods because each builds a different model (none, an extra field block, KGE rows
+copied into the ID tables, an attention block over the KGE); what the experiments of one method vary
+(training windows, which pretraining rows, the KGE source) is config.
+
+Search spaces (``reprorec.cli tune``): ``ranking_space`` for (a), ``kge_space`` for lp, both for
 (b)-(d); the KGE dimension is tied to the ID-table dimension.
 
 Every variant trains its KGE through ``pretrain.pretrained_kge`` (cached per seed), so (b)/(c)/(d)
@@ -24,7 +30,11 @@ from __future__ import annotations
 import torch
 
 from reprorec import config as C
-from reprorec.ctr.run import CTRSchema, data_from_cfg, fit_ctr, model_from_cfg
+from typing import Literal
+
+from pydantic import model_validator
+
+from reprorec.ctr.run import CTRSchema, CTRTrainSchema, data_from_cfg, fit_ctr, model_from_cfg
 from reprorec.registry import register
 from reprorec.train import RunContext, RunResult
 
@@ -35,8 +45,22 @@ from .models import KGEAttention, KGEFeatures, init_id_tables, kge_vectors
 PAPER = "transra"
 
 
+class TransRATrain(CTRTrainSchema):
+    # which rows of the pretraining window the ranker trains on (with 'pretrain' in windows): all, or
+    # 'reviewed' = without the sampled non-clicks of items nobody had reviewed yet at the impression's time
+    # (reviewed_item_rows; the Amazon proxy draws non-clicks from every item of the file)
+    pretrain_rows: Literal["all", "reviewed"] = "all"
+
+    @model_validator(mode="after")
+    def _rows_need_the_window(self):
+        if self.pretrain_rows != "all" and "pretrain" not in self.windows:
+            raise ValueError(f"train.pretrain_rows: {self.pretrain_rows} needs 'pretrain' in train.windows")
+        return self
+
+
 class TransRAConfig(CTRSchema):
     """The shared CTR blocks plus the onsite-offsite graph and its KGE (unused by the backbone variants)."""
+    train: TransRATrain = TransRATrain()
     graph: GraphBlock = GraphBlock()
     kge: KGEBlock = KGEBlock()
 
@@ -70,18 +94,22 @@ def reviewed_item_rows(window: dict, pretrain) -> torch.Tensor:
     return first[window["item"]] <= window["time"]
 
 
+def select_pretrain_rows(cfg: dict, data) -> dict:
+    """Keep the pretraining window's rows ``train.pretrain_rows`` names (in place, on this run's data);
+    -> what the record says about it ({} for 'all')."""
+    if C.settings(cfg).train.pretrain_rows == "all":
+        return {}
+    keep = reviewed_item_rows(data.windows["pretrain"], data.pretrain)
+    data.windows["pretrain"] = {k: v[keep] for k, v in data.windows["pretrain"].items()}
+    return {"pretrain_rows_dropped": int((~keep).sum()), "pretrain_rows_kept": int(keep.sum())}
+
+
 def run_variant(cfg: dict, ctx: RunContext, variant: str) -> RunResult:
-    base, data, graph, pre = _setup(cfg, ctx, need_kge=not variant.startswith("backbone"))
-    if variant.startswith("backbone-pretrain") and "pretrain" not in C.settings(cfg).train.windows:
-        raise ValueError(f"method {variant} needs train.windows to include 'pretrain'")
-    if variant == "backbone-pretrain-reviewed":
-        keep = reviewed_item_rows(data.windows["pretrain"], data.pretrain)
-        data.windows["pretrain"] = {k: v[keep] for k, v in data.windows["pretrain"].items()}
-        extra = {"pretrain_rows_dropped": int((~keep).sum()), "pretrain_rows_kept": int(keep.sum())}
-        return fit_ctr(model_from_cfg(base, data.schema), data, base, ctx, extra=extra)
-    if variant.startswith("backbone"):
-        return fit_ctr(model_from_cfg(base, data.schema), data, base, ctx)
-    extra: dict = _kge_extra(pre, graph)
+    base, data, graph, pre = _setup(cfg, ctx, need_kge=variant != "backbone")
+    extra = select_pretrain_rows(cfg, data)
+    if variant == "backbone":
+        return fit_ctr(model_from_cfg(base, data.schema), data, base, ctx, extra=extra or None)
+    extra.update(_kge_extra(pre, graph))
     if variant == "kge-features":
         block = KGEFeatures(*(kge_vectors(pre.model, graph, pre.trained, s) for s in ("user", "item")))
         model = model_from_cfg(base, data.schema, extra=block)
@@ -128,9 +156,8 @@ def kge_ranking_space(trial) -> dict:
 
 
 def _register():
-    for variant in ("backbone", "backbone-pretrain", "backbone-pretrain-reviewed", "kge-features", "kge-init",
-                    "kge-attention"):
-        space = ranking_space if variant.startswith("backbone") else kge_ranking_space
+    for variant in ("backbone", "kge-features", "kge-init", "kge-attention"):
+        space = ranking_space if variant == "backbone" else kge_ranking_space
         register(PAPER, variant, search_space=space, schema=TransRAConfig)(lambda cfg, ctx, v=variant: run_variant(cfg, ctx, v))
     register(PAPER, "lp", search_space=kge_space, schema=TransRAConfig)(run_link_prediction)
 

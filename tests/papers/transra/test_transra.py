@@ -248,3 +248,34 @@ def test_report_keeps_a_studys_runs_apart_from_the_main_experiment(monkeypatch):
     got = report.collect("full")
     assert got[("d", "kge-attention-transra")][0]["metrics"]["test"]["auc"] == 0.7
     assert got[("d", "kge-attention-transra@rand-kge")][0]["metrics"]["test"]["auc"] == 0.6
+
+
+def test_backbone_controls_are_experiments_of_backbone_set_by_config(data_dir):
+    """(a') and (a'') are method backbone: train.windows and train.pretrain_rows make them; the reviewed
+    filter takes exactly the unreviewed-item non-clicks out of the pretraining window the ranker sees."""
+    from reprorec.ctr.run import data_from_cfg
+    from reprorec.papers.transra.methods import reviewed_item_rows, select_pretrain_rows
+    from reprorec.registry import find_config
+
+    ds = "amazon-musical-instruments-ctr"
+    cfgs = {name: C.resolve(C.load(find_config("transra", ds, name)), "quick")
+            for name in ("backbone", "backbone-pretrain", "backbone-pretrain-reviewed")}
+    assert {c["method"] for c in cfgs.values()} == {"backbone"}
+    assert [C.settings(c).train.pretrain_rows for c in cfgs.values()] == ["all", "all", "reviewed"]
+    plain, reviewed = data_from_cfg(cfgs["backbone-pretrain"]), data_from_cfg(cfgs["backbone-pretrain-reviewed"])
+    assert select_pretrain_rows(cfgs["backbone-pretrain"], plain) == {}
+    n = len(plain.windows["pretrain"]["y"])
+    keep = reviewed_item_rows(plain.windows["pretrain"], plain.pretrain)
+    extra = select_pretrain_rows(cfgs["backbone-pretrain-reviewed"], reviewed)
+    assert extra == {"pretrain_rows_dropped": int((~keep).sum()), "pretrain_rows_kept": int(keep.sum())}
+    assert 0 < extra["pretrain_rows_dropped"] and len(reviewed.windows["pretrain"]["y"]) == extra["pretrain_rows_kept"] < n
+    assert torch.equal(reviewed.windows["pretrain"]["item"], plain.windows["pretrain"]["item"][keep])
+    train_rows = reviewed.loaders(4096, seed=0, train_windows=("pretrain", "train"))["train"].dataset.tensors["y"]
+    assert len(train_rows) == extra["pretrain_rows_kept"] + len(reviewed.windows["train"]["y"])
+
+
+def test_pretrain_rows_is_validated():
+    base = C.resolve(C.load(next(p for p in config_files("transra") if p.name == "ml-100k-ctr-backbone.yaml")), "quick")
+    assert C.validate_config(C.deep_merge(base, {"train": {"windows": ["pretrain", "train"], "pretrain_rows": "reviewed"}})) == []
+    assert any("pretrain_rows" in m for m in C.validate_config(C.deep_merge(base, {"train": {"pretrain_rows": "reviewed"}})))
+    assert C.validate_config(C.deep_merge(base, {"train": {"windows": ["pretrain", "train"], "pretrain_rows": "some"}}))
