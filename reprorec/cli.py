@@ -135,9 +135,11 @@ def cmd_run(args):
     kind = "tuned" if "/tuned/" in str(cfg_path) else "run"
     study = None
     if args.study or args.point:
+        from .config import load as load_config
         from .studies import load as load_study
 
         st = load_study(args.paper, args.study or "")
+        st.require(Path(cfg_path), load_config(cfg_path))
         study = st.resolution(args.profile, st.point(args.point))
     out = run_experiment(cfg_path, profile=args.profile, seed=args.seed, overrides=args.overrides, ctx=context_from_args(args),
                          write=not args.no_record, rerun=args.rerun, kind=kind, study=study)

@@ -55,6 +55,20 @@ class Study:
         return (not self.methods or method in self.methods) and (not self.datasets or dataset in self.datasets) \
             and (not self.experiments or experiment in self.experiments)
 
+    def applies_to_file(self, path: Path, raw: dict) -> bool:
+        """Whether the study applies to the experiment file ``path`` (``raw``: its loaded config)."""
+        return self.applies(raw["dataset"], raw["method"], registry.experiment_name({**raw, "_file": str(path)}))
+
+    def require(self, path: Path, raw: dict) -> None:
+        """Refuse (ConfigError, one line) an experiment the study does not apply to: one check for
+        ``reprorec run --study`` and ``reprorec sweep``."""
+        if not self.applies_to_file(path, raw):
+            scope = "; ".join(f"{k} {', '.join(v)}" for k, v in (("methods", self.methods), ("datasets", self.datasets),
+                                                                   ("experiments", self.experiments)) if v)
+            name = registry.experiment_name({**raw, "_file": str(path)})
+            raise C.ConfigError(f"study {self.name!r} does not apply to {name} on {raw['dataset']}: "
+                                f"its applies_to is {scope}")
+
     def point(self, selector: str | None) -> dict | None:
         """The grid point named by ``selector`` ('model.rank=3,train.batch_size=128' or its index)."""
         if not self.points:
@@ -140,7 +154,7 @@ def jobs(study: Study, dataset: str | None = None, method: str | None = None) ->
     for path, raw in registry.experiment_configs(study.paper):
         if (dataset and raw["dataset"] != dataset) or (method and raw["method"] != method):
             continue
-        if study.applies(raw["dataset"], raw["method"], registry.experiment_name({**raw, "_file": str(path)})):
+        if study.applies_to_file(path, raw):
             out += [(path, p) for p in (study.points or (None,))]
     if not out:
         where = "".join(f" with {k} {v}" for k, v in (("dataset", dataset), ("method", method)) if v)

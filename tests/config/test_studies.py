@@ -97,3 +97,19 @@ def test_experiments_narrow_a_study_to_some_experiments_of_a_method():
     assert st.applies("ml-100k-ctr", "kge-attention", "kge-attention-transra")
     assert not st.applies("ml-100k-ctr", "kge-attention", "kge-attention-transr")
     assert studies.load("r3", "lambda").applies("amazon-musical-instruments", "r3", "r3")  # no list: every experiment
+
+
+def test_run_refuses_an_experiment_the_study_does_not_apply_to(capsys):
+    """`run --study` and `sweep` share one check: time-negatives is Amazon-only and not for TransE's (d);
+    the refusal is one line naming the study's applies_to, before anything trains."""
+    st = studies.load("transra", "time-negatives")
+    for dataset, experiment in [("ml-100k-ctr", "backbone"), ("amazon-musical-instruments-ctr", "kge-attention-transe")]:
+        assert cli.main(["run", "transra", experiment, "--dataset", dataset, "--study", "time-negatives"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err == [f"error: study 'time-negatives' does not apply to {experiment} on {dataset}: its applies_to is "
+                       f"datasets amazon-musical-instruments-ctr; experiments {', '.join(st.experiments)}"], err
+    ok = registry.find_config("transra", "amazon-musical-instruments-ctr", "kge-init")
+    st.require(ok, C.load(ok))  # (c) runs under time-consistent negatives too
+    assert ok in [p for p, _ in studies.jobs(st)]
+    with pytest.raises(C.ConfigError, match="applies to no experiment"):
+        studies.jobs(st, dataset="ml-100k-ctr")
