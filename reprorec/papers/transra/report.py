@@ -2,6 +2,7 @@
 data control (a'), and link prediction.
 
   python -m reprorec.papers.transra.report [--profile full]      # prints markdown
+  python -m reprorec.papers.transra.report --readme              # rewrites README.md's results block
   python -m reprorec.papers.transra.report --negatives           # Amazon: sampled non-clicks of not-yet-reviewed items
 
 Paired comparison: for each seed present in both a variant and (a), the difference in test AUC (the seed
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 from collections import defaultdict
+from pathlib import Path
 
 from reprorec.claims import compare, mean_std
 from reprorec.records import iter_records
@@ -133,26 +135,43 @@ def negatives_table(counts: dict) -> str:
     return "\n".join(rows)
 
 
+def render(profile: str) -> str:
+    """The README's results tables (between its results markers) for one profile."""
+    recs = collect(profile)
+    out = []
+    for ds in sorted({d for d, _ in recs if not d.endswith("-graph")}):
+        out.append(f"#### {ds} · ranking ({profile})\n\n{ranking_table(recs, ds)}\n")
+        for name, short in CONTROLS.items():
+            control = control_table(recs, ds, name)
+            if control:
+                out.append(f"Against the data control {short}, paired over common seeds:\n\n{control}\n")
+        lines = [pairwise(recs, ds, "kge-attention-transr", "kge-attention-transra"),
+                 pairwise(recs, ds, "kge-features", "kge-attention-transra")]
+        if recs.get((ds, "kge-attention-transra-pretrain")):
+            lines.append(pairwise(recs, ds, "backbone-pretrain", "kge-attention-transra-pretrain"))
+        out.append("\n".join(f"- {x}" for x in lines) + "\n")
+        out.append(f"#### {ds} · link prediction on held-out graph edges ({profile})\n\n{lp_table(recs, ds)}\n")
+    return "\n".join(out)
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--profile", default="full")
     ap.add_argument("--negatives", action="store_true", help="only the Amazon unseen-item negatives table")
+    ap.add_argument("--readme", action="store_true", help="rewrite the block between the results markers in README.md")
     args = ap.parse_args(argv)
     if args.negatives:
         print(negatives_table(unseen_item_negatives()))
         return
-    recs = collect(args.profile)
-    for ds in sorted({d for d, _ in recs if not d.endswith("-graph")}):
-        print(f"\n### {ds} · ranking ({args.profile})\n\n{ranking_table(recs, ds)}\n")
-        for name, short in CONTROLS.items():
-            control = control_table(recs, ds, name)
-            if control:
-                print(f"Against the data control {short}, paired over common seeds:\n\n{control}\n")
-        print("- " + pairwise(recs, ds, "kge-attention-transr", "kge-attention-transra"))
-        print("- " + pairwise(recs, ds, "kge-features", "kge-attention-transra"))
-        if recs.get((ds, "kge-attention-transra-pretrain")):
-            print("- " + pairwise(recs, ds, "backbone-pretrain", "kge-attention-transra-pretrain"))
-        print(f"\n### {ds} · link prediction on held-out graph edges ({args.profile})\n\n{lp_table(recs, ds)}\n")
+    text = render(args.profile)
+    if args.readme:
+        from reprorec.claims import replace_block
+
+        readme = Path(__file__).with_name("README.md")
+        readme.write_text(replace_block(readme.read_text(), text.rstrip("\n"), tag="results"))
+        print(f"wrote {readme}")
+    else:
+        print(text)
 
 
 if __name__ == "__main__":

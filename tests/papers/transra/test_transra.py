@@ -1,6 +1,8 @@
 """TransRA reproduction: graph built from the pretraining window only, anchor projection, KGE -> ranker wiring."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -279,3 +281,18 @@ def test_pretrain_rows_is_validated():
     assert C.validate_config(C.deep_merge(base, {"train": {"windows": ["pretrain", "train"], "pretrain_rows": "reviewed"}})) == []
     assert any("pretrain_rows" in m for m in C.validate_config(C.deep_merge(base, {"train": {"pretrain_rows": "reviewed"}})))
     assert C.validate_config(C.deep_merge(base, {"train": {"windows": ["pretrain", "train"], "pretrain_rows": "some"}}))
+
+
+def test_readme_results_block_is_the_generated_one(monkeypatch):
+    """The README's results tables are regenerated from the committed records (report --readme); a drift
+    means records changed without regenerating them."""
+    import re
+
+    from reprorec.papers.transra import report
+    from reprorec.records import REPO_ROOT
+
+    monkeypatch.setenv("REPRO_RESULTS_DIR", str(REPO_ROOT / "results"))
+    text = (Path(report.__file__).with_name("README.md")).read_text()
+    block = re.search(r"<!-- results:begin -->\n(.*?)\n<!-- results:end -->", text, re.S)
+    assert block, "README has no results block"
+    assert block.group(1) == report.render("full").rstrip("\n"), "run: python -m reprorec.papers.transra.report --readme"
