@@ -78,7 +78,8 @@ def parser() -> argparse.ArgumentParser:
     from .studies import add_parser as add_sweep
     from .replicate import add_parser as add_replicate
 
-    add_sweep(sub), add_replicate(sub)
+    add_sweep(sub)
+    add_replicate(sub)
     try:
         from .tune.harness import add_parser as add_tune  # the Optuna harness (optional until built)
 

@@ -27,13 +27,12 @@ and lp of one seed share one KGE model.
 """
 from __future__ import annotations
 
-import torch
-
-from reprorec import config as C
 from typing import Literal
 
+import torch
 from pydantic import model_validator
 
+from reprorec import config as C
 from reprorec.ctr.run import CTRSchema, CTRTrainSchema, data_from_cfg, fit_ctr, model_from_cfg
 from reprorec.registry import register
 from reprorec.train import RunContext, RunResult
