@@ -1,8 +1,10 @@
 """Tables, paired significance tests and the λ plot for the R3 reproduction, from results/ only.
 
-  python -m reprorec.papers.r3.report --profile full
-writes leaderboards/r3/results-<profile>.md (the tables quoted in the README),
-leaderboards/r3/significance-<profile>.json and leaderboards/r3/lambda-<profile>.png.
+  python -m reprorec.papers.r3.report --profile full [--readme]
+writes leaderboards/r3/results-<profile>.md, leaderboards/r3/significance-<profile>.json and the plots
+leaderboards/r3/lambda-<profile>.png and missing-text-<profile>.png; --readme also rewrites the block
+between README.md's results markers (default rows, tuned vs default, λ study, missing text), which a
+test compares with the records so the README cannot drift from them.
 
 Pairing: seed s of every method uses the same split (split seed = run seed; checked through the
 split fingerprint), so R3 and a baseline are compared seed by seed by the claims layer
@@ -46,6 +48,16 @@ def collect(profile: str) -> tuple[dict, dict]:
     return main, sweep
 
 
+def collect_tuned(profile: str) -> dict:
+    """(dataset, method) -> {seed: record} for the final runs of a tuned config (`reprorec tune-budget`)."""
+    tuned = defaultdict(dict)
+    for r in iter_records(results_dir() / "r3"):
+        if r["profile"] == profile and r.get("tuned_from") and r.get("trial") is None \
+                and not (r["config"].get("study") or {}).get("name"):
+            tuned[(r["dataset"], r["method"])][r["seed"]] = r
+    return tuned
+
+
 def _test(r, metric="mse") -> float:
     return r["metrics"]["test"][metric]
 
@@ -74,6 +86,42 @@ def main_table(main: dict) -> tuple[list[str], list[str], str]:
             cells.append(f"**{cell}**" if mu == best else cell)
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
     return datasets, methods, "\n".join(lines)
+
+
+def tuned_table(main: dict, tuned: dict) -> str:
+    """Per category with tuned runs: default vs tuned test MSE, the paired change, and which trial won
+    (Optuna's trial number, which counts pruned trials too). Bias-only is the sanity line: its tuned row
+    where it has one, else its default row.
+
+    The change is tuned − default over the seeds both ran (seed s = the same split for both), so a
+    negative number is what tuning bought on test; tuning itself saw only seed 0's validation split."""
+    if not tuned:
+        return "(no tuned records)"
+    out = []
+    for ds in sorted({d for d, _ in tuned}):
+        bias = tuned.get((ds, "bias")) or main.get((ds, "bias"))
+        bias_mse = mean_std([_test(r) for r in bias.values()])[0] if bias else float("nan")
+        lines = [f"**{ds}**\n", "| method | default | tuned | tuned − default (95% CI) | study's best trial (val MSE) | tuned vs bias-only |",
+                 "|---|---|---|---|---|---|"]
+        for m in ORDER:
+            t, d = tuned.get((ds, m)), main.get((ds, m))
+            if not t:
+                continue
+            mu_t, sd_t = mean_std([_test(r) for r in t.values()])
+            dflt = "—"
+            change = "—"
+            if d:
+                mu_d, sd_d = mean_std([_test(r) for r in d.values()])
+                dflt = f"{mu_d:.4f} ± {sd_d:.4f} (n={len(d)})"
+                c = compare(t, d, "mse")
+                if c["n"]:
+                    change = f"{c['mean']:+.4f} [{c['ci'][0]:+.4f}, {c['ci'][1]:+.4f}] (n={c['n']})"
+            tf = next(iter(t.values()))["tuned_from"]
+            study = f"trial {tf['best_trial']}, val {tf['best_value']:.4f} ({tf['n_trials']} completed)"
+            sanity = "—" if m == "bias" or math.isnan(bias_mse) else ("worse" if mu_t > bias_mse else "better")
+            lines.append(f"| {m} | {dflt} | {mu_t:.4f} ± {sd_t:.4f} (n={len(t)}) | {change} | {study} | {sanity} |")
+        out.append("\n".join(lines))
+    return "\n\n".join(out)
 
 
 def significance(main: dict, datasets: list[str]) -> dict:
@@ -106,18 +154,29 @@ def significance_table(sig: dict) -> str:
     return "\n".join(lines)
 
 
-def lambda_table_and_plot(sweep: dict, profile: str, png: Path) -> str:
+def _panels(n: int, width: float):
+    """A row of n matplotlib panels, or n stand-ins that swallow every call when no plot is wanted."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt.subplots(1, n, figsize=(width * n, 3.2), dpi=100, squeeze=False)
+
+
+class _NoPlot:
+    def __getattr__(self, name):
+        return lambda *a, **k: None
+
+
+def lambda_table_and_plot(sweep: dict, profile: str, png: Path | None) -> str:
+    """The λ table; with ``png``, also the plot (val and test MSE vs λ per category)."""
     datasets = sorted({ds for ds, _ in sweep})
     lams = sorted({lam for _, lam in sweep})
     if not datasets:
         return "(no sweep records)"
     lines = ["| dataset | " + " | ".join(f"λ={lam:g}" for lam in lams) + " |", "|---|" + "---|" * len(lams)]
-    fig, axes = plt.subplots(1, len(datasets), figsize=(3.6 * len(datasets), 3.2), dpi=100, squeeze=False)
+    fig, axes = _panels(len(datasets), 3.6) if png else (None, [[_NoPlot()] * len(datasets)])
     xpos = {lam: k for k, lam in enumerate(lams)}
     for ax, ds in zip(axes[0], datasets):
         cells = []
@@ -139,7 +198,8 @@ def lambda_table_and_plot(sweep: dict, profile: str, png: Path) -> str:
         ax.set_xticks(range(len(lams)), [f"{lam:g}" for lam in lams])
         ax.set_xlabel("λ (0 = NeuMF)")
         ax.set_title(ds, fontsize=9)
-    _finish(fig, axes, "MSE (mean ± std over seeds)", f"R3 (TF-IDF/SVD regulariser): MSE vs λ · profile {profile}", png)
+    if png:
+        _finish(fig, axes, "MSE (mean ± std over seeds)", f"R3 (TF-IDF/SVD regulariser): MSE vs λ · profile {profile}", png)
     return "\n".join(lines)
 
 
@@ -170,19 +230,15 @@ def collect_missing_text(profile: str, main: dict) -> dict:
     return out
 
 
-def missing_text_table_and_plot(mt: dict, profile: str, png: Path) -> str:
-    """Test MSE vs p per (dataset, side, method), on the seeds every p of that curve shares."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def missing_text_table_and_plot(mt: dict, profile: str, png: Path | None) -> str:
+    """Test MSE vs p per (dataset, side, method), on the seeds every p of that curve shares; with ``png``,
+    also the plot (one panel per dataset and side)."""
     if not mt:
         return "(no missing-text records)"
     panels = sorted({(ds, side) for ds, side, _ in mt})
     ps = sorted({p for by_p in mt.values() for p in by_p})
     lines = ["| dataset | side | method | " + " | ".join(f"p={p:g}" for p in ps) + " |", "|---|---|---|" + "---|" * len(ps)]
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.8 * len(panels), 3.2), dpi=100, squeeze=False)
+    fig, axes = _panels(len(panels), 3.8) if png else (None, [[_NoPlot()] * len(panels)])
     for ax, (ds, side) in zip(axes[0], panels):
         for method in ("r3", "deepconn", "narre"):
             by_p = mt.get((ds, side, method))
@@ -204,13 +260,30 @@ def missing_text_table_and_plot(mt: dict, profile: str, png: Path) -> str:
         ax.set_xlabel(f"p = share of {side}s whose review text is withheld")
         ax.set_title(ds, fontsize=9)
         ax.legend(fontsize=8)  # panels may hold different methods while runs are missing
-    _finish(fig, axes, "test MSE (mean ± std over seeds)", f"Missing review text at training time · profile {profile}", png)
+    if png:
+        _finish(fig, axes, "test MSE (mean ± std over seeds)", f"Missing review text at training time · profile {profile}", png)
     return "\n".join(lines)
+
+
+def render(profile: str) -> str:
+    """The README's results block (between its results markers): tables only, regenerated from results/."""
+    main_runs, sweep = collect(profile)
+    _, _, table = main_table(main_runs)
+    return (f"Generated by `python -m reprorec.papers.r3.report --profile {profile} --readme` from `results/`.\n\n"
+            "#### Test MSE of the default (hand-set) configs, mean ± sample std over seeds (bold: best per category)\n\n"
+            + table + "\n\n"
+            "#### Tuned vs default (equal budget: `tuning.yaml`; tuning saw seed 0's validation split only)\n\n"
+            + tuned_table(main_runs, collect_tuned(profile)) + "\n\n"
+            f"#### λ study (test MSE on the seeds every λ shares; λ = 0 is NeuMF) — plot: `leaderboards/r3/lambda-{profile}.png`\n\n"
+            + lambda_table_and_plot(sweep, profile, None) + "\n\n"
+            f"#### Missing text (test MSE vs p on the seeds every p shares; p = 0 is the main run) — plot: `leaderboards/r3/missing-text-{profile}.png`\n\n"
+            + missing_text_table_and_plot(collect_missing_text(profile, main_runs), profile, None) + "\n")
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--profile", default="full", choices=["quick", "full"])
+    ap.add_argument("--readme", action="store_true", help="rewrite the block between the results markers in README.md")
     args = ap.parse_args(argv)
     main_runs, sweep = collect(args.profile)
     datasets, _, table = main_table(main_runs)
@@ -225,6 +298,7 @@ def main(argv=None) -> int:
     md = (f"<!-- Generated by `python -m reprorec.papers.r3.report --profile {args.profile}` from results/. -->\n"
           f"# R3 reproduction — measured numbers, profile `{args.profile}`\n\n"
           "## Test MSE, mean ± sample std over seeds (bold: best per category)\n\n" + table +
+          "\n\n## Tuned vs default\n\n" + tuned_table(main_runs, collect_tuned(args.profile)) +
           "\n\n## R3 vs baselines, paired over seeds (same split per seed)\n\n" + significance_table(sig) +
           f"\n\n## λ sweep (test MSE on the seeds all λ share; λ = 0 is NeuMF) — plot: leaderboards/r3/{png.name}\n\n" + lam_table +
           f"\n\n## Missing text (test MSE vs p; p = 0 is the main run) — plot: leaderboards/r3/{mt_png.name}\n\n"
@@ -232,6 +306,12 @@ def main(argv=None) -> int:
     out_md = out / f"results-{args.profile}.md"
     out_md.write_text(md)
     print(md)
+    if args.readme:
+        from reprorec.claims import replace_block
+
+        readme = Path(__file__).with_name("README.md")
+        readme.write_text(replace_block(readme.read_text(), render(args.profile).rstrip("\n"), tag="results"))
+        print(f"wrote {readme}")
     return 0
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -202,3 +203,18 @@ def test_variant_copies_of_a_review_are_collapsed_before_the_split(synthetic_cat
         test_reviews = set(map(tuple, kept.iloc[rd.split["test"]][D.amazon.COPY_KEY].to_numpy().tolist()))
         assert not train_reviews & test_reviews
     assert len(D.load({"dataset": "x", "data": {"collapse_copies": False}}, 0).ratings.user_codes) == len(leaky)
+
+
+def test_readme_results_block_is_the_generated_one(monkeypatch):
+    """The README's results tables are regenerated from the committed records (report --readme); a drift
+    means records changed without regenerating them."""
+    import re
+
+    from reprorec.papers.r3 import report
+    from reprorec.records import REPO_ROOT
+
+    monkeypatch.setenv("REPRO_RESULTS_DIR", str(REPO_ROOT / "results"))
+    text = Path(report.__file__).with_name("README.md").read_text()
+    block = re.search(r"<!-- results:begin -->\n(.*?)\n<!-- results:end -->", text, re.S)
+    assert block, "README has no results block"
+    assert block.group(1) == report.render("full").rstrip("\n"), "run: python -m reprorec.papers.r3.report --readme"
