@@ -111,18 +111,31 @@ def throughput() -> str:
 
 
 def study_table(study: str = "rank-batch") -> str:
-    """Markdown table of one study's records (rank-batch, authors-protocol): one row per grid point."""
+    """Markdown table of one study's records (rank-batch, authors-protocol): one row per grid point.
+
+    Where records carry the original-unit MSE (ACC), it is shown too, beside the authors' logged number for
+    the same rank and batch size where their log has one (configs/references/authors-acc.yaml)."""
     cells = defaultdict(list)
     for rec in iter_records():
         if rec["paper"] == "spider" and (rec["config"].get("study") or {}).get("name") == study:
-            metric = rec["config"]["metric"]["name"]
             point = rec["config"]["study"]["point"]
-            setting = f"R{point['model.rank']}-B{point['train.batch_size']}"
-            cells[(rec["dataset"], rec["method"], setting, metric)].append(rec["metrics"]["test"][metric])
-    lines = ["| dataset | method | setting | test metric (mean ± std) | n seeds |", "|---|---|---|---|---|"]
-    for (d, m, p, metric), vals in sorted(cells.items()):
+            key = (rec["dataset"], rec["method"], point["model.rank"], point["train.batch_size"],
+                   rec["config"]["metric"]["name"])
+            cells[key].append(rec["metrics"]["test"])
+    theirs = {(v["rank"], v["batch"]): v["value"] for v in _authors()["final"]["values"] if v["metric"] == "mse_orig"}
+    attach = _authors()["attach"]
+    lines = ["| dataset | method | setting | test metric (mean ± std) | test MSE, original units | authors' log, same R and batch "
+             "| n seeds |", "|---|---|---|---|---|---|---|"]
+
+    def fmt(vals):
         sd = f" ± {statistics.stdev(vals):.4f}" if len(vals) > 1 else ""
-        lines.append(f"| {d} | {m} | {p} | {metric} {statistics.mean(vals):.4f}{sd} | {len(vals)} |")
+        return f"{statistics.mean(vals):.4f}{sd}"
+
+    for (d, m, rank, batch, metric), tests in sorted(cells.items()):
+        orig = fmt([t["mse_orig"] for t in tests]) if all("mse_orig" in t for t in tests) else "—"
+        ref = theirs.get((rank, batch)) if (d, m) == (attach["dataset"], attach["method"]) else None
+        lines.append(f"| {d} | {m} | R{rank}-B{batch} | {metric} {fmt([t[metric] for t in tests])} | {orig} | "
+                     f"{ref if ref is not None else '—'} | {len(tests)} |")
     return "\n".join(lines)
 
 

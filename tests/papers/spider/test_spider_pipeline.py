@@ -108,3 +108,14 @@ def test_c5_is_a_coded_claim_decided_by_the_preregistered_rule():
     assert res["dblp"].outcome == "not reproduced" and "selection not reproduced" in res["dblp"].note
     assert res["acc"].outcome == "inconclusive"
     assert res["post-movielens"].outcome == "not testable"
+
+
+def test_readme_report_block_is_the_generated_one(data_dir, monkeypatch):
+    """The README's tables between the report markers are regenerated from the committed records (and the
+    ACC test sets, for the constant predictors); a drift means records changed without --write-readme."""
+    from reprorec.papers.spider import report
+    from reprorec.records import REPO_ROOT
+
+    monkeypatch.setenv("REPRO_RESULTS_DIR", str(REPO_ROOT / "results"))
+    block = report.README.read_text().split(report.START)[1].split(report.END)[0]
+    assert block == f"\n{report.results_section()}\n", "run: python -m reprorec.papers.spider.report --write-readme"
