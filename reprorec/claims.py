@@ -540,13 +540,19 @@ def _datasets(claim: Claim, dataset: str | None, replicable: bool) -> list[str |
     return [dataset]
 
 
+CONFIG_CHOICES = {"default": False, "tuned": True}
+
+
 def evaluate(paper: str, dataset: str | None = None, records=None, index: RecordIndex | None = None,
-             claims: list[Claim] | None = None, profile: str | None = None) -> list[ClaimResult]:
+             claims: list[Claim] | None = None, profile: str | None = None,
+             configs: str | None = None) -> list[ClaimResult]:
     """Every (claim, dataset) result of ``paper`` (Holm within families spans the paper's claims; with
     ``dataset`` only that dataset's rows are returned, adjusted within the whole family as always; a
     dataset the claims do not list is a replication, adjusted within itself).
     ``records`` (an iterable of records) or ``index`` replace results/; ``claims`` replaces claims.yaml;
-    ``profile`` replaces the claims' profile (a replication run under another one)."""
+    ``profile`` replaces the claims' profile (a replication run under another one); ``configs`` ('default'
+    or 'tuned') replaces every claim's `tuned:` choice, so the verdicts on default rows (before tuning)
+    and on tuned rows can be set side by side."""
     import dataclasses
 
     from .eligibility import hook
@@ -555,6 +561,10 @@ def evaluate(paper: str, dataset: str | None = None, records=None, index: Record
     claims = load_claims(paper) if claims is None else claims
     if profile:
         claims = [dataclasses.replace(c, compare={**c.compare, "profile": profile}) for c in claims]
+    if configs:
+        if configs not in CONFIG_CHOICES:
+            raise ValueError(f"configs must be one of {sorted(CONFIG_CHOICES)}, got {configs!r}")
+        claims = [dataclasses.replace(c, compare={**c.compare, "tuned": CONFIG_CHOICES[configs]}) for c in claims]
     replicable = dataset is not None and hook(paper, "derive_experiments") is not None
     results = [(r, c) for c in claims
                for r in (_coded(c, index) if c.kind == "coded"
@@ -686,6 +696,9 @@ def add_parser(sub) -> None:
     p.add_argument("paper", nargs="?", help="one paper (default: every paper with a claims.yaml)")
     p.add_argument("--dataset", help="only this dataset's rows (a dataset the claims do not list: a replication)")
     p.add_argument("--profile", help="the records' profile (default: each claim's, usually full)")
+    p.add_argument("--configs", choices=sorted(CONFIG_CHOICES),
+                   help="judge every claim on default-config rows only, or on tuned rows only "
+                        "(default: each claim's `tuned:` setting)")
     p.add_argument("--write", action="store_true",
                    help="regenerate the verdict blocks of the paper READMEs and the status column of README.md")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
@@ -701,7 +714,7 @@ def cmd_claims(args) -> int:
         return 0
     index = RecordIndex()
     papers = [args.paper] if args.paper else papers_with_claims()
-    allres = {p: evaluate(p, args.dataset, index=index, profile=args.profile) for p in papers}
+    allres = {p: evaluate(p, args.dataset, index=index, profile=args.profile, configs=args.configs) for p in papers}
     if args.json:
         print(json.dumps({p: [r.as_dict() for r in rs] for p, rs in allres.items()}, indent=1, default=float))
         return 0

@@ -124,6 +124,22 @@ def tuned_table(main: dict, tuned: dict) -> str:
     return "\n\n".join(out)
 
 
+def verdicts_before_after(records=None) -> str:
+    """Each (claim, dataset) that tuned rows decide: its outcome on the default rows (before tuning) beside
+    the one the claims block reports (tuned rows, `tuned: prefer`). Same rules, same Holm families."""
+    from reprorec.claims import RecordIndex, evaluate
+
+    index = RecordIndex(records)
+    before = {(r.claim, r.dataset): r for r in evaluate("r3", index=index, configs="default")}
+    lines = ["| claim | dataset | default configs: effect, outcome | tuned configs: effect, outcome |", "|---|---|---|---|"]
+    for r in evaluate("r3", index=index):
+        if "tuned configs" not in r.uncertainty:
+            continue
+        b = before[(r.claim, r.dataset)]
+        lines.append(f"| {r.claim} | {r.dataset} | {b.effect:+.4f}, {b.outcome} | {r.effect:+.4f}, {r.outcome} |")
+    return "\n".join(lines) if len(lines) > 2 else "(no claim is decided by tuned rows yet)"
+
+
 def significance(main: dict, datasets: list[str]) -> dict:
     out = {}
     for ds in datasets:
@@ -274,6 +290,8 @@ def render(profile: str) -> str:
             + table + "\n\n"
             "#### Tuned vs default (equal budget: `tuning.yaml`; tuning saw seed 0's validation split only)\n\n"
             + tuned_table(main_runs, collect_tuned(profile)) + "\n\n"
+            "Claims that tuned rows decide (every arm and the bias-only sanity line tuned), judged on both:\n\n"
+            + verdicts_before_after() + "\n\n"
             f"#### λ study (test MSE on the seeds every λ shares; λ = 0 is NeuMF) — plot: `leaderboards/r3/lambda-{profile}.png`\n\n"
             + lambda_table_and_plot(sweep, profile, None) + "\n\n"
             f"#### Missing text (test MSE vs p on the seeds every p shares; p = 0 is the main run) — plot: `leaderboards/r3/missing-text-{profile}.png`\n\n"

@@ -49,6 +49,10 @@ def test_claims_prefer_tuned_rows_only_when_every_arm_has_them():
     tuned_neumf = [_rec("neumf", s, 0.4 + 0.01 * s, tuned=True) for s in range(3)]
     (full,) = evaluate("r3", records=default + tuned_r3 + tuned_neumf, claims=claims)
     assert "tuned configs" in full.uncertainty and abs(full.effect + 0.1) < 1e-9
+    (before,) = evaluate("r3", records=default + tuned_r3 + tuned_neumf, claims=claims, configs="default")
+    assert "tuned" not in before.uncertainty and abs(before.effect - 0.1) < 1e-9  # the verdict before tuning
+    (only_tuned,) = evaluate("r3", records=default + tuned_r3, claims=claims, configs="tuned")
+    assert only_tuned.n == 0  # neumf has no tuned rows: nothing to compare, not a silent fall-back
 
 
 def test_leaderboard_shows_tuned_rows_apart():
