@@ -68,15 +68,15 @@ def _finalize(vectors: torch.Tensor, seen: torch.Tensor, init_norm: float | None
 def _seen(data: CTRData, field: str) -> torch.Tensor:
     n = data.schema.id_field(field).num_ids
     seen = torch.zeros(n, dtype=torch.bool)
-    seen[torch.as_tensor(data.pretrain[f"{field}_row"].to_numpy())] = True
+    seen[torch.as_tensor(data.pretrain[f"{field}_row"].to_numpy(copy=True))] = True
     seen[0] = False
     return seen
 
 
 def contrastive_vectors(data: CTRData, spec: ContrastiveFacet, seed: int) -> tuple[dict, dict]:
     pos = data.pretrain[data.pretrain["label"] == 1]
-    users = torch.as_tensor(pos["user_row"].to_numpy())
-    items = torch.as_tensor(pos["item_row"].to_numpy())
+    users = torch.as_tensor(pos["user_row"].to_numpy(copy=True))
+    items = torch.as_tensor(pos["item_row"].to_numpy(copy=True))
     n_u, n_i = data.schema.id_field("user").num_ids, data.schema.id_field("item").num_ids
     vec = pretrain_contrastive(users, items, n_u, n_i, dim=spec.dim, temperature=spec.temperature, lr=spec.lr,
                                epochs=spec.epochs, batch_size=spec.batch_size, normalize=spec.normalize, seed=seed)

@@ -88,8 +88,8 @@ def reviewed_item_rows(window: dict, pretrain) -> torch.Tensor:
     ``pretrain`` is ``CTRData.pretrain`` (real interactions of the pretraining window, with item_row).
     """
     first = torch.full((int(window["item"].max()) + 1,), torch.iinfo(torch.int64).max)
-    rows = torch.as_tensor(pretrain["item_row"].to_numpy())
-    first.scatter_reduce_(0, rows, torch.as_tensor(pretrain["timestamp"].to_numpy(), dtype=torch.int64), "amin")
+    rows = torch.as_tensor(pretrain["item_row"].to_numpy(copy=True))
+    first.scatter_reduce_(0, rows, torch.as_tensor(pretrain["timestamp"].to_numpy(copy=True), dtype=torch.int64), "amin")
     return first[window["item"]] <= window["time"]
 
 
