@@ -33,6 +33,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 NOT_CODE = ("results", "results-scratch", "reproduced", "leaderboards", "runs", "tests", "docs", "*.md", "**/*.md",
             "CITATION.cff", ".gitignore")
 SCRATCH = "results-scratch"  # git-ignored: records made from uncommitted code land here
+# A tuning command exports its tuned config here and at once runs the final seeds from it; until the YAML is
+# committed it is untracked. Such a YAML is the command's output, not edited code: the records made from it
+# carry its whole resolved config (hashed) and `tuned_from` (study, best trial), and it lands with them.
+TUNED_EXPORTS = "reprorec/papers/*/configs/tuned/studies/*.yaml"
 
 
 def results_dir() -> Path:
@@ -69,13 +73,17 @@ def _git(*args):
 
 def dirty_files() -> list[str] | None:
     """Files that make the working tree differ from HEAD in a way that can change a number: modified,
-    staged, deleted or untracked-but-not-ignored files anywhere except `NOT_CODE` (outputs and prose).
+    staged, deleted or untracked-but-not-ignored files anywhere except `NOT_CODE` (outputs and prose)
+    and new (untracked) tuned-config exports (`TUNED_EXPORTS`; an edited committed one still counts).
     None when git cannot tell (no repository)."""
+    import fnmatch
+
     excludes = [f":(exclude,glob){p}" if "*" in p else f":(exclude){p}" for p in NOT_CODE]
     status = _git("status", "--porcelain", "--untracked-files=all", "--", ".", *excludes)
     if status.returncode != 0:
         return None
-    return sorted(line[3:] for line in status.stdout.splitlines() if line.strip())
+    return sorted(line[3:] for line in status.stdout.splitlines()
+                  if line.strip() and not (line.startswith("??") and fnmatch.fnmatch(line[3:], TUNED_EXPORTS)))
 
 
 @functools.lru_cache(maxsize=8)

@@ -56,6 +56,18 @@ def default_wall(paper: str, method: str, dataset: str, profile: str) -> float |
     return statistics.mean(walls) if walls else None
 
 
+def finished(paper: str, method: str, dataset: str, study: str, spec: dict) -> bool:
+    """Whether ``study`` already has its final-seed records in results/: then the campaign skips it, so it
+    resumes on a machine that holds only the committed records (the study's Optuna storage stays behind)."""
+    from ..records import iter_records, results_dir
+
+    want = set(range(int(spec["budget"]["final_seeds"])))
+    seeds = {r["seed"] for r in iter_records(results_dir() / paper / dataset / method)
+             if (r.get("tuned_from") or {}).get("study") == study and r.get("trial") is None
+             and r.get("profile") == spec["budget"]["profile"]}
+    return bool(want) and want <= seeds
+
+
 def add_parser(sub) -> None:
     p = sub.add_parser("tune-budget", help="a paper's equal tuning budget (papers/<paper>/tuning.yaml), run")
     p.add_argument("paper")
@@ -93,6 +105,10 @@ def cmd_budget(args) -> int:
     for m, d in todo:
         extra = ["--storage", args.storage] if args.storage else []
         targs = parser.parse_args(["tune", *tune_args(spec, args.paper, m, d), *extra])
-        print(f"== {m} on {d}: {study_name(spec, args.paper, m, d)}", flush=True)
+        name = study_name(spec, args.paper, m, d)
+        if finished(args.paper, m, d, name, spec):
+            print(f"== {m} on {d}: {name} done (its final-seed records are in results/); skipped", flush=True)
+            continue
+        print(f"== {m} on {d}: {name}", flush=True)
         failed += bool(targs.func(targs))
     return 1 if failed else 0

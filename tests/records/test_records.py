@@ -305,6 +305,16 @@ def test_dirty_means_code_or_configs_not_outputs_or_prose(tmp_path):
         (repo / "reprorec" / "papers" / "p" / "configs" / "c.yaml").write_text("a: 2\n")
         (repo / "reprorec" / "b.py").write_text("new module\n")  # untracked code counts
         assert records.dirty_files() == ["reprorec/b.py", "reprorec/papers/p/configs/c.yaml"]
+        tuned = repo / "reprorec" / "papers" / "p" / "configs" / "tuned" / "studies"
+        tuned.mkdir(parents=True)
+        (tuned / "s.yaml").write_text("a: 3\n")  # a tuning command's fresh export: its records carry it whole
+        (repo / "reprorec" / "papers" / "p" / "configs" / "new.yaml").write_text("a: 4\n")  # a new config: counts
+        assert records.dirty_files() == ["reprorec/b.py", "reprorec/papers/p/configs/c.yaml",
+                                         "reprorec/papers/p/configs/new.yaml"]
+        git("-c", "user.email=t@t", "-c", "user.name=t", "add", "-A")
+        git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "y")
+        (tuned / "s.yaml").write_text("a: 5\n")  # editing a committed tuned config counts
+        assert records.dirty_files() == ["reprorec/papers/p/configs/tuned/studies/s.yaml"]
     finally:
         records.REPO_ROOT = old
 

@@ -60,3 +60,25 @@ def test_leaderboard_shows_tuned_rows_apart():
     md, _, _ = render_paper("r3", recs)
     default_at, tuned_at = md.index("## d · profile `full`\n"), md.index("## d · profile `full` · tuned configs")
     assert default_at < tuned_at and md[default_at:tuned_at].count("| neumf") == 1
+
+
+def test_the_campaign_skips_a_study_whose_final_records_are_committed(tmp_path, monkeypatch):
+    """A campaign resumed on another machine has the committed records but not the study's storage."""
+    import json
+
+    from reprorec.records import SCHEMA
+
+    monkeypatch.setenv("REPRO_RESULTS_DIR", str(tmp_path))
+    spec = B.load_spec("r3")
+    name = B.study_name(spec, "r3", "neumf", "d")
+    folder = tmp_path / "r3" / "d" / "neumf" / "full" / "tuned"
+    folder.mkdir(parents=True)
+    for seed in range(spec["budget"]["final_seeds"] - 1):
+        rec = {**_rec("neumf", seed, 1.0), "schema": SCHEMA, "tuned_from": {"study": name, "n_trials": 30}}
+        (folder / f"{seed}-h.json").write_text(json.dumps(rec))
+    assert not B.finished("r3", "neumf", "d", name, spec)  # one final seed missing: run (resume) it
+    last = spec["budget"]["final_seeds"] - 1
+    (folder / f"{last}-h.json").write_text(json.dumps({**_rec("neumf", last, 1.0), "schema": SCHEMA,
+                                                       "tuned_from": {"study": name}}))
+    assert B.finished("r3", "neumf", "d", name, spec)
+    assert not B.finished("r3", "neumf", "d", name + "-other", spec)
