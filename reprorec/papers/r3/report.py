@@ -271,7 +271,7 @@ def missing_text_table_and_plot(mt: dict, profile: str, png: Path | None) -> str
                     continue
                 mu, sd = mean_std([_test(r) for r in recs.values()])
                 cells.append(f"{mu:.4f} ± {sd:.4f} (n={len(recs)})")
-                if 0.0 in by_p:
+                if by_p.get(0.0):  # no p = 0 run (e.g. a replication without its main run): no change to plot
                     dmu, dsd = mean_std([_test(r) - _test(by_p[0.0][s]) for s, r in recs.items()])
                     xs.append(p), ms.append(dmu), ss.append(0 if math.isnan(dsd) else dsd)
             lines.append(f"| {ds} | {side} | {method} | " + " | ".join(cells) + " |")

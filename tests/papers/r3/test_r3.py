@@ -218,3 +218,13 @@ def test_readme_results_block_is_the_generated_one(monkeypatch):
     block = re.search(r"<!-- results:begin -->\n(.*?)\n<!-- results:end -->", text, re.S)
     assert block, "README has no results block"
     assert block.group(1) == report.render("full").rstrip("\n"), "run: python -m reprorec.papers.r3.report --readme"
+
+
+def test_missing_text_plot_without_the_p0_run(tmp_path):
+    """A study whose main run (p = 0) is absent still gets its table and plot; the paired change is left out."""
+    from reprorec.papers.r3 import report
+
+    rec = lambda mse: {"metrics": {"test": {"mse": mse}}}  # noqa: E731
+    mt = {("d", "user", "r3"): {0.0: {}, 0.5: {0: rec(1.0), 1: rec(1.2)}}}
+    table = report.missing_text_table_and_plot(mt, "full", tmp_path / "mt.png")
+    assert "| d | user | r3 | — | 1.1000 ± 0.1414 (n=2) |" in table and (tmp_path / "mt.png").exists()
